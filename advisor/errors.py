@@ -1,0 +1,18 @@
+"""The one exception type that the command line turns into a one-line error and exit code 2."""
+
+from __future__ import annotations
+
+import click
+
+
+class UserError(click.ClickException):
+    """Bad input from the user (a file, a flag, a config value).
+
+    The CLI prints ``error: <message>`` on one line and exits with status 2; library callers get an
+    ordinary exception they can catch.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))  # always one line
