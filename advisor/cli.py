@@ -6,6 +6,7 @@ them, so ``advisor --help`` and ``advisor recommend`` start in a fraction of a s
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -14,25 +15,39 @@ from advisor import __version__
 from advisor.errors import UserError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use ("module:attribute"), so the
+    advisor's questionnaire never pays for importing torch or onnxruntime."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy={
+        "recommend": "advisor.cli_recommend:recommend",
+        "rules": "advisor.cli_recommend:rules",
+        "demo": "advisor.demo:demo",
+        "distill": "distill.cli:distill",
+        "export": "export.cli:export",
+        "predict": "export.cli:predict",
+    },
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="advisor")
 def cli() -> None:
     """Choose between BERT and GPT, distil a GPT teacher into a BERT student, ship it as ONNX."""
-
-
-def _register() -> None:
-    from advisor.cli_recommend import recommend, rules
-    from distill.cli import distill
-    from export.cli import export, predict
-
-    cli.add_command(recommend)
-    cli.add_command(rules)
-    cli.add_command(distill)
-    cli.add_command(export)
-    cli.add_command(predict)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from distill.cli_label import label
+from distill.cli_run import run
 from distill.cli_train import evaluate, train
 
 
@@ -16,3 +17,4 @@ def distill() -> None:
 distill.add_command(label)
 distill.add_command(train)
 distill.add_command(evaluate)
+distill.add_command(run)

@@ -1,5 +1,136 @@
-# PLACEHOLDER: replaced by the labelling work (issue 3).
+"""``advisor distill label``: per-class teacher probabilities for a text file, cached and resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
 import click
-@click.command()
-def label():
-    """(in progress)"""
+
+from advisor.errors import UserError
+
+CALIBRATE_CHOICES = ("none", "content-free", "pool-mean")
+
+
+def _echo(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+@click.command("label")
+@click.option("--data", "data_path", required=True, help="Texts: .csv, .tsv, .jsonl, .txt or a datasets.save_to_disk folder.")
+@click.option("--labels", "labels_spec", required=True,
+              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam).")
+@click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
+@click.option("--teacher", default=None,
+              help="HF model dir, .gguf file, or OpenAI-compatible URL http(s)://host:port/v1. Default: embedded SmolLM2-135M-Instruct GGUF.")
+@click.option("--text-column", default=None, help="Column with the text (default: text/sentence/... or the only column).")
+@click.option("--label-column", default=None, help="Gold label column, used only for evaluation ('none' to ignore).")
+@click.option("--format", "fmt", default=None, help="Input format when the suffix does not tell: csv, tsv, jsonl, txt, dataset.")
+@click.option("--split", default=None, help="Split of a datasets folder with several splits.")
+@click.option("--limit", type=int, default=None, help="Label only the first N texts.")
+@click.option("--sample", type=int, default=None, help="Label a random sample of N texts (with --seed).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample, the dev subset and the shots.")
+@click.option("--template", default=None, help="Prompt template: field, instruct, described, question, chat, chat-described.")
+@click.option("--select-prompt", is_flag=True, help="Try every template on gold dev rows, print each accuracy, keep the best.")
+@click.option("--candidates", default=None, help="Templates --select-prompt tries (comma list; default: all).")
+@click.option("--dev", "dev_path", default=None, help="Gold dev file for --select-prompt (default: gold rows of --data).")
+@click.option("--dev-size", type=int, default=200, show_default=True, help="Gold rows used by --select-prompt.")
+@click.option("--shots", type=int, default=None, help="k-shot examples in the prompt (balanced per class; needs --shots-file).")
+@click.option("--shots-file", default=None, help="Labelled examples for --shots (any input format, with a label column).")
+@click.option("--calibrate", type=click.Choice(CALIBRATE_CHOICES), default=None,
+              help="Contextual calibration: content-free inputs (N/A, '', [MASK]) or the pool's mean. "
+                   "Default: none; with --select-prompt every calibration is tried too.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Local teacher batch size.")
+@click.option("--dtype", type=click.Choice(("auto", "float32", "bfloat16")), default="auto", show_default=True,
+              help="Local teacher numerics (auto: bf16 on CPUs with AMX, else fp32).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the teacher directory.")
+@click.option("--server-model", default=None, help="Model name on the server (default: the server's first model).")
+@click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the API key.")
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Parallel server requests.")
+@click.option("--timeout", type=float, default=60.0, show_default=True, help="Per-request timeout in seconds.")
+@click.option("--max-retries", type=int, default=4, show_default=True, help="Retries on 429/5xx/timeouts (exponential backoff).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, fmt, split, limit, sample, seed,
+          template, select_prompt, candidates, dev_path, dev_size, shots, shots_file, calibrate, batch_size, dtype,
+          trust_remote_code, server_model, api_key_env, concurrency, timeout, max_retries, quiet) -> None:
+    """Label texts with a GPT teacher: per-class probabilities into RUN_DIR/labels.jsonl.
+
+    \b
+    Example:
+      advisor distill label --data ../shared/data/sst2/dev.tsv --labels sst2 --out runs/sst2 --select-prompt
+    """
+    from distill.data import load_texts
+    from distill.labelset import LabelSet
+    from distill.prompts import TEMPLATES, load_shots
+
+    # --- validate everything before anything is written -----------------------------------
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    if template is not None and template not in TEMPLATES:
+        raise UserError(f"unknown --template {template!r}; choose from {', '.join(TEMPLATES)}")
+    cand = tuple(TEMPLATES)
+    if candidates:
+        cand = tuple(c.strip() for c in candidates.split(",") if c.strip())
+        bad = [c for c in cand if c not in TEMPLATES]
+        if bad or not cand:
+            raise UserError(f"unknown --candidates {', '.join(bad) or candidates!r}; choose from {', '.join(TEMPLATES)}")
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    if dev_size < 1:
+        raise UserError(f"--dev-size must be at least 1, got {dev_size}")
+    if shots is not None and shots < 0:
+        raise UserError(f"--shots must be >= 0, got {shots}")
+    if shots and not shots_file:
+        raise UserError("--shots needs --shots-file (a file of labelled examples)")
+    if shots_file and shots is None:
+        shots = 4
+    from distill.teachers import is_server_spec
+
+    if server_model and not is_server_spec(teacher):
+        raise UserError("--server-model needs --teacher to be an http(s):// server URL")
+    labelset = LabelSet.from_spec(labels_spec)
+    data = load_texts(data_path, text_column=text_column, label_column=label_column, labelset=labelset, fmt=fmt,
+                      limit=limit, sample=sample, seed=seed, split=split)
+    dev = None
+    if dev_path:
+        dev = load_texts(dev_path, text_column=text_column, label_column=label_column, labelset=labelset,
+                         sample=None, limit=None)
+        if dev.gold is None:
+            raise UserError(f"--dev {dev_path} has no gold label column")
+        if len(dev.texts) > dev_size:
+            dev = load_texts(dev_path, text_column=text_column, label_column=label_column, labelset=labelset,
+                             sample=dev_size, seed=seed)
+    if select_prompt and dev is None and data.gold is None:
+        raise UserError("--select-prompt needs gold labels: a --label-column in --data or a --dev FILE")
+    shot_list = ()
+    if shots:
+        shot_list = load_shots(shots_file, labelset, shots, seed=seed, exclude=set(data.texts))
+    _echo(f"{len(data.texts)} texts from {data_path} (text column {data.text_column!r}"
+          + (f", gold column {data.label_column!r}" if data.label_column else "") + f"), labels {', '.join(labelset.names)}")
+
+    from distill.labeling import LabelingConfig, label_dataset
+    from distill.teachers import load_teacher
+
+    t = load_teacher(teacher, labelset, batch_size=batch_size, dtype=dtype, trust_remote_code=trust_remote_code,
+                     server_model=server_model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+                     max_retries=max_retries, template=template, shots=shot_list)
+    cfg = LabelingConfig(template=template, select_prompt=select_prompt, candidates=cand, dev_size=dev_size, shots=tuple(shot_list),
+                         calibrate=calibrate or ("auto" if select_prompt else "none"), chunk_size=max(batch_size * 4, 32) if t.kind == "local" else max(concurrency * 8, 32),
+                         seed=seed, progress=not quiet)
+    try:
+        res = label_dataset(data, labelset, t, out, cfg, dev=dev, echo=_echo)
+    finally:
+        t.close()
+    click.echo(f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "
+               f"{res.n_scored} scored now) -> {out / 'labels.jsonl'}")
+    rep = res.report
+    s = rep.get("sources", {})
+    click.echo(f"template {res.template}, calibration {res.calibration['method']}; sources: scored {s.get('scored', 0)}, "
+               f"parsed {s.get('parsed', 0)}, abstained {s.get('abstained', 0)}; mean confidence "
+               f"{(rep.get('mean_confidence') or 0):.3f}")
+    if rep.get("gold"):
+        g = rep["gold"]
+        click.echo(f"teacher accuracy vs gold: {g['accuracy']:.1%} (macro-F1 {g['macro_f1']:.3f}, n={g['n']})"
+                   + (f"; held out from prompt selection: {rep['gold_held_out']['accuracy']:.1%} "
+                      f"(n={rep['gold_held_out']['n']})" if rep.get("gold_held_out") else ""))
+    click.echo(f"report: {out / 'teacher_report.md'}")

@@ -1,8 +1,327 @@
-# PLACEHOLDER: replaced by the export work (issue 5).
+"""``advisor export`` (student -> verified int8 ONNX bundle, ``export bench``) and ``advisor predict``.
+
+``export`` is a click group with a default command: ``advisor export STUDENT_DIR --out BUNDLE`` runs
+``advisor export model STUDENT_DIR --out BUNDLE`` (any first argument that is not a subcommand
+name goes to ``model``), and ``advisor export bench BUNDLE`` runs the benchmark. A student
+directory literally named ``bench`` is exported with ``advisor export ./bench`` or ``export model``.
+
+Heavy imports (optimum, torch, onnxruntime) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
 import click
-@click.group()
-def export():
-    """(in progress)"""
+
+from advisor.errors import UserError
+
+TARGETS = ("avx512_vnni", "avx2", "arm64")  # mirrors export.onnx.TARGETS (kept import-light)
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``default_command`` when the first argument is not a subcommand name."""
+
+    def __init__(self, *args, default_command: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_command = default_command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage(ctx.command_path, "STUDENT_DIR --out BUNDLE_DIR [OPTIONS] | bench BUNDLE_DIR [OPTIONS]")
+
+
+def _progress(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+
+
+def _detect_target() -> str:
+    mach = platform.machine().lower()
+    if mach in {"arm64", "aarch64", "armv8l"}:
+        return "arm64"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
+    except OSError:
+        flags = ""
+    return "avx512_vnni" if "avx512_vnni" in flags else "avx2"
+
+
+def _prepare_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "manifest.json").is_file():
+            raise UserError(f"--out {out} is a non-empty directory that is not a bundle; choose another path")
+        if not force:
+            raise UserError(f"--out {out} already holds a bundle; pass --force to replace it")
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move the finished staging directory into place (replacing an old bundle last)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@click.group(cls=DefaultGroup, default_command="model",
+             context_settings={"help_option_names": ["-h", "--help"]})
+def export() -> None:
+    """Export a student to a verified ONNX bundle (default command), or benchmark a bundle.
+
+    \b
+      advisor export RUN_DIR/student --out BUNDLE [--target avx512_vnni|avx2|arm64] [--fp32-only]
+      advisor export bench BUNDLE [--student DIR] [--teacher SPEC] [--texts FILE] [--n N]
+    """
+
+
+@export.command("model")
+@click.argument("student_dir", type=click.Path(path_type=Path))
+@click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write.")
+@click.option("--target", type=click.Choice(["auto", *TARGETS]), default="auto", show_default=True,
+              help="int8 kernel target (arm64 for phones/boards); auto = this machine.")
+@click.option("--fp32-only", is_flag=True, help="Ship the fp32 model only (no quantisation).")
+@click.option("--int8-graph", type=click.Choice(["optimized", "raw"]), default="optimized", show_default=True,
+              help="Quantise the offline-fused fp32 graph, or the plain export (ORT fuses at load: ~10% faster, less faithful).")
+@click.option("--max-drop", type=float, default=0.5, show_default=True,
+              help="Max int8 accuracy drop (or disagreement with fp32 without gold), in points.")
+@click.option("--atol", type=float, default=1e-4, show_default=True, help="Max |fp32 ONNX - PyTorch| logit difference.")
+@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
+              help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student.")
+@click.option("--text-column", default=None, help="Text column of --eval-data.")
+@click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore).")
+@click.option("--labels", "labels_spec", default=None, help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR.")
+@click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts.")
+@click.option("--max-length", type=int, default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
+@click.option("--no-verify", is_flag=True, help="Skip verification (the bundle records that it was skipped).")
+@click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
+@click.option("--keep-work", type=click.Path(path_type=Path), default=None, help="Keep the raw/fp32/int8 export work dir here.")
+@click.pass_context
+def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop, atol, eval_data, text_column, label_column,
+                 labels_spec, eval_limit, max_length, no_verify, force, keep_work):
+    """Export STUDENT_DIR (a HF sequence-classification dir, e.g. RUN_DIR/student) to BUNDLE_DIR."""
+    import json
+
+    from export.onnx import check_student_dir
+
+    student = check_student_dir(student_dir)
+    if max_drop < 0:
+        raise UserError("--max-drop must be >= 0")
+    if atol <= 0:
+        raise UserError("--atol must be > 0")
+    if eval_data is not None and not eval_data.exists():
+        raise UserError(f"--eval-data {eval_data} not found")
+    _prepare_out(out, force)
+    target = _detect_target() if target == "auto" else target
+
+    from export import bundle as B
+    from export.onnx import export_student
+    from export.verify import find_labelset, format_report, load_eval_texts, verify
+
+    hf_cfg = json.loads((student / "config.json").read_text(encoding="utf-8"))
+    labels = B.label_names(hf_cfg)
+    B.resolve_max_length(student, hf_cfg, max_length)  # bad --max-length fails before the slow export
+    texts = gold = source = None
+    if not no_verify:  # read eval data first: a bad file fails before the slow export
+        texts, gold, source = load_eval_texts(student, labels, str(eval_data) if eval_data else None,
+                                              text_column, label_column, labels_spec, eval_limit)
+    labelset = None
+    ls_path = find_labelset(student)
+    if ls_path is not None:
+        try:
+            labelset = json.loads(ls_path.read_text(encoding="utf-8"))
+        except ValueError:
+            labelset = None
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    work = Path(tempfile.mkdtemp(prefix="advisor-export-"))
+    steps = ["export", "optimise"] + ([] if fp32_only else ["quantise"]) + ["bundle"] + ([] if no_verify else ["verify"])
+    bar = _progress(len(steps), "export")
+    try:
+        started = []
+
+        def tick(name):  # one call per step: close the previous step, name the current one
+            if started and bar.n < len(steps):
+                bar.update(1)
+            started.append(name)
+            bar.set_description(name)
+
+        res = export_student(student, work, target=target, fp32_only=fp32_only, progress=tick,
+                             int8_graph=int8_graph)
+        tick("assemble bundle")
+        cfg = B.assemble(stage, student, res.fp32, res.int8, target=res.target, steps=res.steps,
+                         max_length=max_length, labelset=labelset,
+                         ort_config=(res.int8.parent / "ort_config.json") if res.int8 else None)
+        if no_verify:
+            verification = {"passed": None, "skipped": True, "summary": "verification skipped (--no-verify)"}
+        else:
+            tick("verify")
+            n_calls = len(texts) * (3 if res.int8 else 2)
+            vbar = _progress(n_calls, "verify")
+            try:
+                verification = verify(stage, student, texts, gold, source, atol=atol, max_drop=max_drop,
+                                      progress=vbar.update)
+            finally:
+                vbar.close()
+        bar.update(bar.total - bar.n)
+        B.finish(stage, cfg, verification)
+        _publish(stage, out)
+        if keep_work:
+            shutil.copytree(work, keep_work, dirs_exist_ok=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+        shutil.rmtree(work, ignore_errors=True)
+
+    info = cfg["onnx_bundle"]
+    click.echo(f"bundle: {out}")
+    for f, v in info["models"].items():
+        click.echo(f"  {f:<16} {v:<5} {(out / f).stat().st_size / 1e6:6.1f} MB"
+                   + (f"  (int8 target {info['target']})" if v == "int8" else ""))
+    click.echo(f"  labels: {', '.join(info['labels'])}; max_length {info['max_length']}")
+    if no_verify:
+        click.echo("verification: skipped (--no-verify)")
+        return
+    click.echo(format_report(verification))
+    if not verification["passed"]:
+        click.echo(f"error: verification failed: {verification['summary']} "
+                   f"(bundle kept at {out} for inspection; the runtime refuses it)", err=True)
+        ctx.exit(1)
+
+
+@export.command("verify")
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--student", "student_dir", type=click.Path(path_type=Path), default=None,
+              help="PyTorch student to compare with (default: the one recorded in the bundle).")
+@click.option("--max-drop", type=float, default=0.5, show_default=True,
+              help="Max int8 accuracy drop in points (agreement with fp32 when there is no gold).")
+@click.option("--atol", type=float, default=1e-4, show_default=True, help="Max |fp32 ONNX - PyTorch| logit difference.")
+@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
+              help="Texts (+ optional gold) to verify on; default: RUN_DIR/labels.jsonl beside the student.")
+@click.option("--text-column", default=None, help="Text column of --eval-data.")
+@click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore).")
+@click.option("--labels", "labels_spec", default=None, help="Label set for gold values (e.g. sst2).")
+@click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts.")
+@click.pass_context
+def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_column, label_column, labels_spec,
+                  eval_limit):
+    """Verify an existing BUNDLE_DIR against its PyTorch student and record the result in the bundle
+    (verification.json, README.md, manifest.json); exit 1 when it does not hold."""
+    import json
+
+    from export import bundle as B
+    from export.onnx import check_student_dir
+    from export.verify import format_report, load_eval_texts, verify
+
+    if not (bundle_dir / "manifest.json").is_file() or not (bundle_dir / "config.json").is_file():
+        raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
+    if max_drop < 0:
+        raise UserError("--max-drop must be >= 0")
+    if atol <= 0:
+        raise UserError("--atol must be > 0")
+    if eval_data is not None and not eval_data.exists():
+        raise UserError(f"--eval-data {eval_data} not found")
+    cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
+    recorded = cfg.get("onnx_bundle", {}).get("student", {}).get("path")
+    student = check_student_dir(student_dir or recorded or "")
+    texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
+                                          text_column, label_column, labels_spec, eval_limit)
+    bar = _progress(len(texts) * 3, "verify")
+    try:
+        verification = verify(bundle_dir, student, texts, gold, source, atol=atol, max_drop=max_drop,
+                              progress=bar.update)
+    finally:
+        bar.close()
+    B.finish(bundle_dir, cfg, verification)
+    click.echo(format_report(verification))
+    if not verification["passed"]:
+        click.echo(f"error: verification failed: {verification['summary']} (the runtime refuses this bundle)", err=True)
+        ctx.exit(1)
+
+
+@export.command("bench")
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--student", "student_dir", type=click.Path(path_type=Path), default=None,
+              help="PyTorch student to compare (default: the one recorded in the bundle, if present).")
+@click.option("--teacher", "teacher_spec", default=None,
+              help="Teacher spec for distill.teachers.load_teacher ('default' = embedded SmolLM2).")
+@click.option("--no-teacher", is_flag=True, help="Skip the teacher.")
+@click.option("--no-pytorch", is_flag=True, help="Skip the PyTorch student.")
+@click.option("--texts", "texts_path", type=click.Path(path_type=Path), default=None,
+              help="Texts to time (csv/tsv/jsonl/txt); default: the bundle's verification texts.")
+@click.option("--text-column", default=None)
+@click.option("--n", "n", type=int, default=300, show_default=True, help="Texts for batch-1 latency.")
+@click.option("--n-teacher", type=int, default=20, show_default=True, help="Texts for the (slow) teacher.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Output dir for bench.json/bench.png (default BUNDLE_DIR/bench).")
+def export_bench(bundle_dir, student_dir, teacher_spec, no_teacher, no_pytorch, texts_path, text_column, n,
+                 n_teacher, out):
+    """Latency p50/p95/p99 (batch 1, one thread), throughput (batch 32, all cores), size, peak memory."""
+    from export.bench import run_bench
+
+    run_bench(bundle_dir, student_dir=student_dir, teacher_spec=teacher_spec, no_teacher=no_teacher,
+              no_pytorch=no_pytorch, texts_path=texts_path, text_column=text_column, n=n,
+              n_teacher=n_teacher, out=out, echo=click.echo)
+
+
 @click.command()
-def predict():
-    """(in progress)"""
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option("--variant", type=click.Choice(["int8", "fp32"]), default=None,
+              help="Default: model.onnx (the variant chosen at export).")
+@click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--with-text/--no-text", default=False, show_default=True, help="Echo the text in each output row.")
+@click.option("--allow-unverified", is_flag=True, help="Load a bundle whose verification failed.")
+def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified):
+    """Predict labels with an exported bundle: TEXT arguments, or JSONL/plain lines on stdin.
+
+    Prints one JSON object per text: id, label, score, probs. Stdin lines are {"text": ..., "id": ...}
+    objects or plain text (blank lines skipped; the id is then the line number).
+    """
+    import json
+
+    from export.runtime import Bundle, BundleError, parse_input_lines
+
+    if batch_size < 1:
+        raise UserError("--batch-size must be >= 1")
+    if threads is not None and threads < 1:
+        raise UserError("--threads must be >= 1")
+    try:
+        if texts and texts != ("-",):
+            items = []
+            for i, t in enumerate(texts, 1):
+                if not t.strip():
+                    raise UserError(f"text argument {i} is empty")
+                items.append((str(i), t))
+        else:
+            stdin = click.get_text_stream("stdin")
+            if stdin.isatty():
+                raise UserError("no texts: give TEXT arguments or pipe JSONL/plain lines on stdin")
+            items = [(rid if rid is not None else str(n), t) for n, rid, t in parse_input_lines(stdin)]
+            if not items:
+                raise UserError("no texts on stdin")
+        bundle = Bundle.load(bundle_dir, variant, threads=threads, allow_unverified=allow_unverified)
+        preds = bundle.predict([t for _, t in items], batch_size)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    for (rid, text), p in zip(items, preds):
+        row = {"id": rid, **({"text": text} if with_text else {}), **p}
+        click.echo(json.dumps(row, ensure_ascii=False))

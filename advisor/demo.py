@@ -1,0 +1,91 @@
+"""``advisor demo``: the whole product on the embedded defaults, in minutes, on a laptop.
+
+1. a sample recommendation (a sentiment classifier, no labels, 20 ms budget at 500 QPS);
+2. the whole pipeline (label -> train -> evaluate -> export -> verify -> bench) on SST-2 with
+   the embedded SmolLM2 teacher and MiniLM student: ``../shared/data`` when it is beside the
+   checkout, else the sample shipped in ``advisor/demo_data``;
+3. a summary table and ``report.md`` with the plots.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import click
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
+DEMO_ANSWERS = {"task": "classification", "labeled": 0, "latency_ms": 20, "qps": 500}
+
+
+def find_sst2() -> tuple[Path, Path, str]:
+    """(train file, dev file, where from): the shared data beside the checkout, else the packaged sample."""
+    candidates = []
+    if os.environ.get("BERT_OR_GPT_SHARED"):
+        candidates.append(Path(os.environ["BERT_OR_GPT_SHARED"]) / "data" / "sst2")
+    candidates += [Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2",
+                   Path.cwd().parent / "shared" / "data" / "sst2"]
+    for c in candidates:
+        if (c / "train.tsv").is_file() and (c / "dev.tsv").is_file():
+            return c / "train.tsv", c / "dev.tsv", str(c)
+    return DEMO_DATA / "sst2_train_sample.tsv", DEMO_DATA / "sst2_dev.tsv", f"{DEMO_DATA} (packaged sample)"
+
+
+def demo_config(run_dir: Path, sample: int, train: Path, dev: Path) -> dict:
+    """The demo's pipeline config: the completion-style prompt with contextual calibration, the
+    combination measured best for this teacher on SST-2 (docs/benchmarks.md)."""
+    return {
+        "run_dir": str(run_dir),
+        "labels": "sst2",
+        "data": {"path": str(train), "text_column": "sentence", "sample": sample, "seed": 0},
+        "teacher": {"template": "field", "calibrate": "content-free"},
+        "training": {"max_length": 64},
+        "gold": {"path": str(dev), "text_column": "sentence", "label_column": "label"},
+        "export": {"target": "avx2"},
+        "bench": {"n": 200, "teacher_n": 20},
+    }
+
+
+@click.command()
+@click.option("--run-dir", default="runs/demo", show_default=True, help="Where the demo writes everything.")
+@click.option("--sample", type=int, default=1500, show_default=True,
+              help="SST-2 training sentences for the teacher to label (sized to finish in ~10 min on 2 cores).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default=None, help="Language of the recommendation.")
+def demo(run_dir: str, sample: int, lang: str | None) -> None:
+    """Run a sample recommendation, then the whole pipeline on SST-2 with the embedded models."""
+    from advisor.engine import recommend
+    from advisor.i18n import detect_lang
+    from advisor.render import recommendation_to_dict
+    from distill.pipeline import run_pipeline
+    from distill.run_config import parse_config
+    from distill.summary import summary_table
+
+    start = time.perf_counter()
+    lang = lang or detect_lang()
+    rec = recommendation_to_dict(recommend(DEMO_ANSWERS), lang)
+    click.secho("1/3 advisor recommend " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in DEMO_ANSWERS.items()),
+                bold=True)
+    click.echo(f"    -> {rec['recommendation']}: {rec['title']}")
+    for step in rec["path"]:
+        click.echo(f"       [{step['id']}] {step['source']['file']}: {step['source']['passage'][:60]}")
+
+    train, dev, origin = find_sst2()
+    run = Path(run_dir).resolve()
+    cfg = parse_config(demo_config(run, sample, train, dev), Path.cwd())
+    click.secho(f"2/3 advisor distill run: SST-2 from {origin}, {sample} texts to label, 872 gold dev texts",
+                bold=True)
+    run_pipeline(cfg)
+
+    summary = (run / "summary.json")
+    import json
+
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    click.secho("3/3 summary", bold=True)
+    click.echo(summary_table(data))
+    ratio = data["ratios"].get("teacher_over_onnx_int8_p50")
+    if ratio:
+        click.echo(f"\nteacher / int8 student latency (p50, batch 1): {ratio:.0f}x")
+    for name, ok in data["checks"].items():
+        click.echo(f"  {'PASS' if ok else 'FAIL'}  {name}")
+    click.echo(f"\nreport: {run / 'report.md'}   ({time.perf_counter() - start:.0f} s)")

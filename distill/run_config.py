@@ -1,0 +1,205 @@
+"""The config file of ``advisor distill run``: one YAML file for every stage, validated up front.
+
+Every key is checked before any work starts (unknown keys included) and every error names the key
+(``config: teacher.batch_size: expected an integer, got 'many'``). The schema is data: ``SCHEMA``
+maps each section to its keys, their types and defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from advisor.errors import UserError
+
+STAGES = ("label", "train", "evaluate", "export", "verify", "bench")
+
+# (type, default[, choices]); type "path" = str resolved against the config file's folder.
+_ANY_LABELS = "labels"
+SCHEMA: dict[str, Any] = {
+    "run_dir": ("path", None),
+    "labels": (_ANY_LABELS, None),
+    "data": {
+        "path": ("path", None),
+        "text_column": ("str", None),
+        "label_column": ("str", None),
+        "limit": ("int", None),
+        "sample": ("int", None),
+        "seed": ("int", 0),
+    },
+    "teacher": {
+        "model": ("str", None),
+        "server_model": ("str", None),
+        "api_key_env": ("str", "OPENAI_API_KEY"),
+        "template": ("str", None),
+        "select_prompt": ("bool", False),
+        "dev": ("path", None),
+        "shots": ("int", 0),
+        "shots_file": ("path", None),
+        "calibrate": ("str", "content-free", ("none", "content-free", "pool-mean")),
+        "batch_size": ("int", 16),
+        "concurrency": ("int", 4),
+        "timeout": ("float", 60.0),
+        "max_retries": ("int", 5),
+        "price_per_1k_tokens": ("float", None),
+    },
+    "student": {
+        "model": ("path", None),
+    },
+    "training": {
+        "temperature": ("float", None),
+        "alpha": ("float", None),
+        "threshold": ("float", None),
+        "epochs": ("float", None),
+        "batch_size": ("int", None),
+        "lr": ("float", None),
+        "max_length": ("int", None),
+        "max_steps": ("int", None),
+        "seed": ("int", None),
+    },
+    "gold": {
+        "path": ("path", None),
+        "text_column": ("str", None),
+        "label_column": ("str", None),
+        "limit": ("int", None),
+    },
+    "export": {
+        "enabled": ("bool", True),
+        "target": ("str", "avx2", ("avx512_vnni", "avx2", "arm64")),
+        "fp32_only": ("bool", False),
+        "max_drop": ("float", 0.5),
+    },
+    "bench": {
+        "enabled": ("bool", True),
+        "n": ("int", 200),
+        "teacher_n": ("int", 20),
+    },
+}
+REQUIRED = ("run_dir", "data.path", "labels")
+
+
+def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
+    kind, _default, *rest = spec
+    if value is None:
+        return None
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise UserError(f"config: {key}: expected true or false, got {value!r}")
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise UserError(f"config: {key}: expected an integer, got {value!r}")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UserError(f"config: {key}: expected a number, got {value!r}")
+        value = float(value)
+    elif kind in ("str", "path"):
+        if not isinstance(value, str) or not value.strip():
+            raise UserError(f"config: {key}: expected a non-empty string, got {value!r}")
+        if kind == "path" and "://" not in value:
+            value = str((base / Path(value).expanduser()).resolve()) if not Path(value).is_absolute() else value
+    elif kind == _ANY_LABELS:
+        if isinstance(value, list):
+            if not all(isinstance(v, str) and v.strip() for v in value):
+                raise UserError(f"config: {key}: expected a list of label names, got {value!r}")
+            value = ",".join(value)
+        elif not isinstance(value, str):
+            raise UserError(f"config: {key}: expected a preset name, a file or a list of names, got {value!r}")
+        elif Path(base / value).suffix in (".yaml", ".yml", ".json"):
+            value = str((base / value).resolve())
+    if rest and value not in rest[0]:
+        raise UserError(f"config: {key}: expected one of {', '.join(rest[0])}, got {value!r}")
+    if kind in ("int", "float") and value is not None and value < 0:
+        raise UserError(f"config: {key}: must not be negative, got {value}")
+    return value
+
+
+def defaults() -> dict:
+    out: dict[str, Any] = {}
+    for key, spec in SCHEMA.items():
+        out[key] = {k: s[1] for k, s in spec.items()} if isinstance(spec, dict) else spec[1]
+    return out
+
+
+def parse_config(data: Any, base: Path) -> dict:
+    """Validate a raw mapping against SCHEMA; returns a complete config with defaults filled in."""
+    if not isinstance(data, dict):
+        raise UserError("config: expected a mapping at the top level")
+    cfg = defaults()
+    for key, value in data.items():
+        if key not in SCHEMA:
+            raise UserError(f"config: unknown key '{key}'; known: {', '.join(SCHEMA)}")
+        spec = SCHEMA[key]
+        if isinstance(spec, dict):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise UserError(f"config: {key}: expected a mapping, got {value!r}")
+            for sub, sub_value in value.items():
+                if sub not in spec:
+                    raise UserError(f"config: unknown key '{key}.{sub}'; known: {', '.join(spec)}")
+                cfg[key][sub] = _check(f"{key}.{sub}", spec[sub], sub_value, base)
+        else:
+            cfg[key] = _check(key, spec, value, base)
+    _check_required_and_combinations(cfg)
+    return cfg
+
+
+def _get(cfg: dict, dotted: str) -> Any:
+    section, _, key = dotted.partition(".")
+    return cfg[section][key] if key else cfg[section]
+
+
+def _check_required_and_combinations(cfg: dict) -> None:
+    for key in REQUIRED:
+        if _get(cfg, key) is None:
+            raise UserError(f"config: {key} is required")
+    for key in ("data.path", "gold.path", "teacher.dev", "teacher.shots_file", "student.model"):
+        value = _get(cfg, key)
+        if value is not None and not Path(value).exists():
+            raise UserError(f"config: {key}: file not found: {value}")
+    t, tr, ex, be = cfg["teacher"], cfg["training"], cfg["export"], cfg["bench"]
+    if t["select_prompt"] and not (t["dev"] or cfg["data"]["label_column"]):
+        raise UserError("config: teacher.select_prompt needs gold labels: set teacher.dev or data.label_column")
+    if t["shots"] and not t["shots_file"]:
+        raise UserError("config: teacher.shots needs teacher.shots_file (labelled examples)")
+    if t["server_model"] and not (t["model"] or "").startswith(("http://", "https://")):
+        raise UserError("config: teacher.server_model needs teacher.model to be an http(s):// server URL")
+    if be["enabled"] and not ex["enabled"]:
+        raise UserError("config: bench.enabled needs export.enabled (the benchmark runs on the exported bundle)")
+    if tr["alpha"] is not None and not 0 <= tr["alpha"] <= 1:
+        raise UserError(f"config: training.alpha must be in [0, 1], got {tr['alpha']}")
+    if tr["threshold"] is not None and not 0 <= tr["threshold"] < 1:
+        raise UserError(f"config: training.threshold must be in [0, 1), got {tr['threshold']}")
+    for key in ("teacher.batch_size", "teacher.concurrency", "bench.n", "bench.teacher_n"):
+        if _get(cfg, key) is not None and _get(cfg, key) < 1:
+            raise UserError(f"config: {key} must be at least 1")
+    if cfg["gold"]["path"] is None and cfg["gold"]["label_column"]:
+        raise UserError("config: gold.label_column needs gold.path")
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:
+    """Read, merge ``overrides`` (dotted keys -> values, from CLI flags) and validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = copy.deepcopy(data) if isinstance(data, dict) else data
+    if isinstance(data, dict):
+        for dotted, value in (overrides or {}).items():
+            if value is None:
+                continue
+            section, _, key = dotted.partition(".")
+            if key:
+                if data.get(section) is None:
+                    data[section] = {}
+                if isinstance(data[section], dict):
+                    data[section][key] = value
+            else:
+                data[section] = value
+    return parse_config(data, path.resolve().parent)

@@ -1,0 +1,116 @@
+"""The teacher interface: per-class probabilities for texts, in label-set order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from distill.labelset import LabelSet
+from distill.prompts import CONTENT_FREE, Calibrator, Prompt
+
+SOURCES = ("scored", "parsed", "abstained")
+
+
+@dataclass
+class Scored:
+    """One text's raw (uncalibrated) teacher output."""
+
+    probs: np.ndarray  # (k,), sums to 1, label-set order
+    source: str = "scored"  # scored | parsed | abstained
+    answer: str | None = None  # generated text, when the teacher generated instead of scoring
+    had_logprobs: bool = False  # a server answered with logprobs but no label word among them
+
+
+class Teacher:
+    """Base class. Subclasses implement :meth:`score` (raw probabilities for the current prompt).
+
+    ``fingerprint`` identifies the model (weights/server + model name + numerics), not the prompt;
+    the cache key is (fingerprint, prompt hash, text hash).
+    """
+
+    fingerprint: str = ""
+    kind: str = "teacher"
+
+    def __init__(self, labelset: LabelSet, prompt: Prompt | None = None, calibrator: Calibrator | None = None,
+                 template: str | None = None, calibrate: str | None = None, shots=()):
+        self.labelset = labelset
+        self.prompt = prompt or Prompt(labelset, template or "field", shots=tuple(shots or ()))
+        # An unfitted calibrator (ref None) is fitted on first use: content-free inputs, or the
+        # mean over the texts of the first predict_proba call (pool-mean).
+        self.calibrator = calibrator or Calibrator(calibrate or "none")
+        self.calls = 0  # texts sent to the model (cache misses only, when used through labelling)
+
+    # -- to implement ---------------------------------------------------------------------------
+    def score(self, texts: list[str]) -> list[Scored]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "fingerprint": self.fingerprint}
+
+    def close(self) -> None:
+        pass
+
+    # -- sklearn-style verbs --------------------------------------------------------------------
+    def set_prompt(self, prompt: Prompt) -> None:
+        if prompt.hash != self.prompt.hash and self.calibrator.ref is not None:
+            self.calibrator = Calibrator(self.calibrator.method)  # the reference belongs to the old prompt
+        self.prompt = prompt
+
+    def fit_calibration(self, raw_pool: np.ndarray | None = None) -> Calibrator:
+        """Fit the configured calibration for the current prompt and return it.
+
+        ``content-free`` scores ``"N/A"``, ``""`` and ``"[MASK]"``; ``pool-mean`` uses ``raw_pool``
+        (raw probabilities of the unlabelled pool). Teachers that could not *score* the
+        content-free inputs (a server without logprobs) fall back to no calibration.
+        """
+        method = self.calibrator.method
+        if method == "content-free":
+            res = self.score(list(CONTENT_FREE))
+            if all(r.source == "scored" for r in res):
+                self.calibrator = Calibrator.content_free(lambda _t: np.stack([r.probs for r in res]))
+            else:
+                self.calibrator = Calibrator("content-free", None, ["<skipped: teacher gave no scores>"])
+        elif method == "pool-mean" and raw_pool is not None and len(raw_pool):
+            self.calibrator = Calibrator.pool_mean(raw_pool)
+        return self.calibrator
+
+    def score_proba(self, texts: list[str]) -> np.ndarray:
+        """Raw (uncalibrated) probabilities, (n, k)."""
+        res = self.score(list(texts))
+        return np.stack([r.probs for r in res]) if res else np.zeros((0, len(self.labelset)))
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities, (n, k), rows sum to 1, label-set order."""
+        raw = self.score_proba(texts)
+        if self.calibrator.method != "none" and self.calibrator.ref is None and not self.calibrator.inputs:
+            self.fit_calibration(raw)
+        return self.calibrator.apply(raw)
+
+    def predict(self, texts: list[str]) -> list[str]:
+        p = self.predict_proba(texts)
+        return [self.labelset.names[i] for i in p.argmax(axis=1)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def one_hot(k: int, i: int) -> np.ndarray:
+    p = np.zeros(k, dtype=np.float64)
+    p[i] = 1.0
+    return p
+
+
+def uniform(k: int) -> np.ndarray:
+    return np.full(k, 1.0 / k, dtype=np.float64)
+
+
+def parsed_or_abstained(labelset: LabelSet, text: str | None) -> Scored:
+    """Map generated text to a one-hot ('parsed') or, when it cannot be mapped, 'abstained'."""
+    name = labelset.parse_answer(text or "")
+    if name is None:
+        return Scored(uniform(len(labelset)), "abstained", text)
+    return Scored(one_hot(len(labelset), labelset.index(name)), "parsed", text)

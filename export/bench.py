@@ -1,0 +1,270 @@
+"""``advisor export bench``: the bundle's ONNX models vs the PyTorch student vs the teacher.
+
+Every measurement runs in a fresh subprocess (``export/_bench_worker.py``) so that import time,
+load time and peak RSS (``ru_maxrss``) belong to that model alone:
+
+* latency: batch 1, ONE thread (onnxruntime intra_op_num_threads=1 / torch.set_num_threads(1)),
+  end to end (tokenise + run + softmax), p50/p95/p99 over ``--n`` texts after 5 warm-up texts;
+* throughput: batch 32, all cores, texts/s over the same texts (repeated for >= 1 s);
+* size on disk (model file; the student's weights; the teacher's file), peak memory of the
+  latency process, import + load time.
+
+The teacher (``distill.teachers.load_teacher(spec, labelset).predict_proba``) runs on the first
+``--n-teacher`` texts only. Results: printed table + ratios, ``bench.json`` and ``bench.png``
+(log-scale latency bars) in ``BUNDLE_DIR/bench/`` or ``--out``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from advisor.atomic import write_json
+from advisor.errors import UserError
+
+WORKER = Path(__file__).with_name("_bench_worker.py")
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"int8_p50_ms_max": 2.0, "teacher_over_student_p50_min": 100.0, "runtime_peak_mb_max": 150.0}
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load_texts(bundle: Path, verification: dict, texts_path: Path | None, text_column: str | None,
+                n: int) -> tuple[list[str], str]:
+    from export.verify import FALLBACK_TEXTS
+
+    if texts_path is not None:
+        if not Path(texts_path).exists():
+            raise UserError(f"--texts {texts_path} not found")
+        src = Path(texts_path)
+    else:
+        s = verification.get("eval_source")
+        src = Path(s) if s and Path(s).is_file() else None
+    if src is None:
+        texts = list(FALLBACK_TEXTS)
+        source = "built-in sentences (pass --texts for a real sample)"
+    else:
+        from distill.data import load_texts
+
+        texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n).texts)
+        source = str(src)
+    if not texts:
+        raise UserError(f"no texts to benchmark in {source}")
+    while len(texts) < min(n, 50):  # tiny files: cycle so percentiles mean something
+        texts = texts + texts
+    return texts[:n], source
+
+
+def _run_worker(job: dict, timeout: float = 1800) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+        json.dump(job, fh)
+        path = fh.name
+    try:
+        env = dict(os.environ, PYTHONPATH="", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1",
+                   TRANSFORMERS_OFFLINE="1")
+        proc = subprocess.run([sys.executable, str(WORKER), path], capture_output=True, text=True,
+                              timeout=timeout, env=env, cwd=tempfile.gettempdir())
+    finally:
+        os.unlink(path)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{job['kind']} {job['mode']} worker failed: {err}")
+    return json.loads(lines[-1])
+
+
+def _measure(kind: str, texts: list[str], extra: dict, tp_texts: list[str] | None = None) -> dict:
+    lat = _run_worker({"kind": kind, "mode": "latency", "texts": texts, **extra})
+    thr = _run_worker({"kind": kind, "mode": "throughput", "texts": tp_texts or texts, **extra})
+    return {
+        **lat["latency"],
+        "throughput_texts_per_s": thr["throughput"]["texts_per_s"],
+        "throughput_batch": thr["throughput"]["batch_size"],
+        "peak_rss_mb": lat["peak_rss_mb"],
+        "peak_rss_mb_throughput": thr["peak_rss_mb"],
+        "import_s": lat["import_s"],
+        "load_s": lat["load_s"],
+        "torch_imported": lat["torch_imported"],
+        "transformers_imported": lat["transformers_imported"],
+        **({"fingerprint": lat["fingerprint"]} if "fingerprint" in lat else {}),
+    }
+
+
+def _plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from advisor.atomic import atomic_open
+
+    names = list(results)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.27
+    for j, (key, lab) in enumerate((("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))):
+        vals = [results[n][key] for n in names]
+        bars = ax1.bar([i + (j - 1) * width for i in range(len(names))], vals, width, label=lab)
+        if key == "p50_ms":
+            for b, v in zip(bars, vals):
+                ax1.annotate(f"{v:.3g}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    ax1.set_yscale("log")
+    ax1.set_xticks(range(len(names)))
+    ax1.set_xticklabels(names, rotation=15)
+    ax1.set_ylabel("ms per text (log)")
+    ax1.set_title("latency, batch 1, 1 thread")
+    ax1.legend(fontsize=8)
+    tp = [results[n]["throughput_texts_per_s"] for n in names]
+    bars = ax2.bar(range(len(names)), tp, color="#55A868")
+    ax2.set_yscale("log")
+    ax2.set_xticks(range(len(names)))
+    ax2.set_xticklabels(names, rotation=15)
+    ax2.set_ylabel("texts / s (log)")
+    ax2.set_title(f"throughput, batch 32, {os.cpu_count()} cores")
+    for b, v in zip(bars, tp):
+        ax2.annotate(f"{v:.3g}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, no_teacher=False, no_pytorch=False,
+              texts_path=None, text_column=None, n=300, n_teacher=20, out=None, echo=print) -> dict:
+    from export.runtime import BundleError, check_manifest
+
+    bundle = Path(bundle_dir)
+    if n < 1 or n_teacher < 1:
+        raise UserError("--n and --n-teacher must be >= 1")
+    try:
+        check_manifest(bundle)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
+    info = config["onnx_bundle"]
+    verification = json.loads((bundle / "verification.json").read_text(encoding="utf-8"))
+    texts, source = _load_texts(bundle, verification, texts_path, text_column, n)
+    out_dir = Path(out) if out else bundle / "bench"
+
+    results: dict[str, dict] = {}
+    sizes: dict[str, int] = {}
+    notes: list[str] = []
+    variants = sorted(set(info["models"].values()), key=lambda v: v != "int8")  # int8 first
+    for v in variants:
+        fname = next(f for f, x in info["models"].items() if x == v)
+        echo(f"bench: ONNX {v} ({len(texts)} texts)...")
+        results[f"onnx_{v}"] = _measure("onnx", texts, {"bundle": str(bundle.resolve()), "variant": v})
+        results[f"onnx_{v}"]["size_mb"] = (bundle / fname).stat().st_size / 1e6
+
+    student = Path(student_dir) if student_dir else Path(info.get("student", {}).get("path", ""))
+    if not no_pytorch:
+        if student_dir and not (student / "config.json").is_file():
+            raise UserError(f"--student {student} is not a model directory")
+        if (student / "config.json").is_file():
+            echo(f"bench: PyTorch student ({len(texts)} texts)...")
+            r = _measure("torch", texts, {"student": str(student), "max_length": info["max_length"]})
+            w = next((student / f for f in ("model.safetensors", "pytorch_model.bin") if (student / f).is_file()), None)
+            r["size_mb"] = w.stat().st_size / 1e6 if w else None
+            results["pytorch_student"] = r
+        else:
+            notes.append("PyTorch student skipped: the student recorded in the bundle is gone (pass --student)")
+
+    if not no_teacher:
+        labelset = info.get("labelset") or {"labels": [{"name": x} for x in info["labels"]]}
+        spec = None if teacher_spec in (None, "", "default") else teacher_spec
+        t_texts = texts[:n_teacher]
+        echo(f"bench: teacher {spec or '(embedded default)'} ({len(t_texts)} texts)...")
+        try:
+            r = _measure("teacher", t_texts, {"spec": spec, "labelset": labelset, "repo": str(REPO), "warmup": 2},
+                         tp_texts=(t_texts * (1 + 32 // len(t_texts)))[:32])
+            sp = Path(spec) if spec else None
+            if sp is None:
+                from distill.defaults import default_teacher_gguf
+
+                sp = default_teacher_gguf()
+            r["size_mb"] = (sp.stat().st_size if sp.is_file() else
+                            sum(f.stat().st_size for f in sp.rglob("*") if f.is_file()) if sp.is_dir() else 0) / 1e6 or None
+            results["teacher"] = r
+        except (RuntimeError, UserError) as exc:
+            if teacher_spec:
+                raise UserError(f"teacher benchmark failed: {exc}") from None
+            notes.append(f"teacher skipped: {exc}")
+
+    base = results.get("onnx_int8") or results[f"onnx_{variants[0]}"]
+    base_name = "onnx_int8" if "onnx_int8" in results else f"onnx_{variants[0]}"
+    ratios = {}
+    for name, r in results.items():
+        if name == base_name:
+            continue
+        ratios[f"{name}_over_{base_name}_p50"] = r["p50_ms"] / base["p50_ms"]
+        ratios[f"{name}_over_{base_name}_cpu_p50"] = r["cpu_p50_ms"] / base["cpu_p50_ms"]
+        ratios[f"{base_name}_over_{name}_throughput"] = base["throughput_texts_per_s"] / r["throughput_texts_per_s"]
+        if r.get("size_mb") and base.get("size_mb"):
+            ratios[f"{name}_over_{base_name}_size"] = r["size_mb"] / base["size_mb"]
+    checks = {
+        "student_p50_ms": {"value": base["p50_ms"], "target": f"<= {TARGETS['int8_p50_ms_max']}",
+                           "ok": base["p50_ms"] <= TARGETS["int8_p50_ms_max"]},
+        "student_cpu_p50_ms": {"value": base["cpu_p50_ms"], "target": f"<= {TARGETS['int8_p50_ms_max']}",
+                               "ok": base["cpu_p50_ms"] <= TARGETS["int8_p50_ms_max"]},
+        "runtime_peak_rss_mb": {"value": base["peak_rss_mb"], "target": f"<= {TARGETS['runtime_peak_mb_max']}",
+                                "ok": base["peak_rss_mb"] <= TARGETS["runtime_peak_mb_max"]},
+        "runtime_imports_torch": {"value": base["torch_imported"], "target": "False", "ok": not base["torch_imported"]},
+    }
+    if "teacher" in results:
+        tr = results["teacher"]["p50_ms"] / base["p50_ms"]
+        checks["teacher_over_student_p50"] = {"value": tr, "target": f">= {TARGETS['teacher_over_student_p50_min']}",
+                                              "ok": tr >= TARGETS["teacher_over_student_p50_min"]}
+        tc = results["teacher"]["cpu_p50_ms"] / base["cpu_p50_ms"]
+        checks["teacher_over_student_cpu_p50"] = {"value": tc, "target": f">= {TARGETS['teacher_over_student_p50_min']}",
+                                                  "ok": tc >= TARGETS["teacher_over_student_p50_min"]}
+    report = {
+        "bundle": str(bundle.resolve()),
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
+                    "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "texts": {"source": source, "n": len(texts), "n_teacher": min(n_teacher, len(texts))},
+        "method": {"latency": "batch 1, 1 thread, end-to-end predict (tokenise+model+softmax), 5 warm-up texts; "
+                              "p*_ms wall clock, cpu_p*_ms CPU time of the calling thread",
+                   "throughput": f"batch 32 (texts sorted by length), all {os.cpu_count()} cores, >= 1 s",
+                   "memory": "peak RSS (VmHWM on Linux; ru_maxrss elsewhere) of a fresh process that imports, loads and runs batch 1"},
+        "baseline": base_name,
+        "results": results,
+        "ratios": ratios,
+        "checks": checks,
+        "notes": notes,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "bench.json", report)
+    _plot(results, out_dir / "bench.png")
+
+    echo(f"\n{'model':<16}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'cpu p50':>9}{'texts/s':>10}{'size MB':>9}"
+         f"{'peak MB':>9}{'import+load s':>15}")
+    for name, r in results.items():
+        size = f"{r['size_mb']:.1f}" if r.get("size_mb") else "-"
+        echo(f"{name:<16}{r['p50_ms']:>9.2f}{r['p95_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['cpu_p50_ms']:>9.2f}"
+             f"{r['throughput_texts_per_s']:>10.1f}{size:>9}{r['peak_rss_mb']:>9.0f}{r['import_s'] + r['load_s']:>15.2f}")
+    load = report["machine"]["loadavg_at_end"]
+    if load and load[0] > 0.75 * (os.cpu_count() or 1):
+        echo(f"warning: load average {load[0]:.1f} on {os.cpu_count()} cores: wall-clock latencies are inflated; "
+             f"'cpu p50' (CPU time of the one inference thread) approximates a quiet machine")
+    echo("ratios: " + ", ".join(f"{k} {v:.1f}x" for k, v in ratios.items()))
+    for k, c in checks.items():
+        val = f"{c['value']:.2f}" if isinstance(c["value"], float) else str(c["value"])
+        echo(f"check {k}: {val} (target {c['target']}) {'ok' if c['ok'] else 'MISSED'}")
+    for note in notes:
+        echo(f"note: {note}")
+    echo(f"wrote {out_dir / 'bench.json'} and {out_dir / 'bench.png'}")
+    return report

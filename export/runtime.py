@@ -1,0 +1,319 @@
+"""On-device runtime for an exported bundle: needs only ``onnxruntime``, ``tokenizers`` and ``numpy``.
+
+This file is self-contained on purpose: ``advisor export`` copies it into every bundle as
+``runtime.py``, so a phone, a board or a server without torch/transformers runs::
+
+    pip install onnxruntime tokenizers numpy
+    python BUNDLE/runtime.py BUNDLE "a charming and often affecting journey"
+    printf '{"text": "dull"}\\n' | python BUNDLE/runtime.py BUNDLE
+
+or from Python::
+
+    from runtime import Bundle            # or: from export.runtime import Bundle
+    b = Bundle.load("BUNDLE")             # checks every file against manifest.json (sha256)
+    b.predict(["great film", "boring"])   # [{"label": ..., "score": ..., "probs": {...}}, ...]
+    b.predict_proba(["great film"])       # (n, k) numpy array, columns in ``b.labels`` order
+
+It must never import torch, transformers, click or anything from this project (tested).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+BUNDLE_FORMAT = "bert-or-gpt-onnx-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+CONFIG = "config.json"
+VERIFICATION = "verification.json"
+TOKENIZER = "tokenizer.json"
+DEFAULT_BATCH_SIZE = 32
+
+__all__ = ["Bundle", "BundleError", "check_manifest", "sha256_file", "parse_input_lines"]
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be used (missing/tampered file, bad config) or an unusable input."""
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise BundleError(f"{path.parent} is not a complete bundle: {path.name} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{what} {path} is unreadable: {exc}") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{what} {path} is not a JSON object")
+    return data
+
+
+def check_manifest(bundle_dir: str | os.PathLike) -> dict:
+    """Check every file listed in ``manifest.json`` (exists, size, sha256); return the manifest.
+
+    Raises :class:`BundleError` naming the first missing or modified file.
+    """
+    root = Path(bundle_dir)
+    if not root.is_dir():
+        raise BundleError(f"bundle directory {root} does not exist")
+    manifest = _read_json(root / MANIFEST, "manifest")
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{root / MANIFEST} is not a {BUNDLE_FORMAT} manifest")
+    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise BundleError(
+            f"bundle format version {manifest.get('format_version')} is newer than this runtime "
+            f"({FORMAT_VERSION}); update the runtime"
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise BundleError(f"{root / MANIFEST} lists no files")
+    for name, meta in files.items():
+        rel = Path(name)
+        if rel.is_absolute() or ".." in rel.parts:
+            raise BundleError(f"{root / MANIFEST} lists an unsafe path: {name}")
+        path = root / rel
+        if not path.is_file():
+            raise BundleError(f"bundle file {name} is missing from {root}")
+        size = path.stat().st_size
+        if "bytes" in meta and size != meta["bytes"]:
+            raise BundleError(
+                f"bundle file {name} was modified: {size} bytes, manifest says {meta['bytes']} "
+                f"(sha256 check failed; re-export the bundle)"
+            )
+        if sha256_file(path) != meta.get("sha256"):
+            raise BundleError(
+                f"bundle file {name} was modified: its sha256 does not match manifest.json "
+                f"(re-export the bundle)"
+            )
+    return manifest
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    x = x - x.max(axis=-1, keepdims=True)
+    e = np.exp(x)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Bundle:
+    """A loaded bundle: tokenizer + ONNX Runtime session + labels."""
+
+    def __init__(self, root: Path, config: dict, manifest: dict | None, model_file: str,
+                 session: ort.InferenceSession, tokenizer: Tokenizer):
+        self.root = root
+        self.config = config
+        self.manifest = manifest
+        self.model_file = model_file
+        self.session = session
+        self.tokenizer = tokenizer
+        info = config["onnx_bundle"]
+        self.labels: list[str] = list(info["labels"])
+        self.max_length: int = int(info["max_length"])
+        self.variant: str = info["models"][model_file]
+        self._inputs = [i.name for i in session.get_inputs()]
+        unknown = set(self._inputs) - {"input_ids", "attention_mask", "token_type_ids"}
+        if unknown:
+            raise BundleError(f"{model_file} expects unsupported inputs: {sorted(unknown)}")
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, path: str | os.PathLike, variant: str | None = None, *, threads: int | None = None,
+             check: bool = True, allow_unverified: bool = False,
+             providers: Sequence[str] | None = None,
+             session_options: ort.SessionOptions | None = None) -> "Bundle":
+        """Load a bundle directory.
+
+        ``variant``: None -> ``model.onnx`` (the variant chosen at export); ``"int8"``/``"fp32"``
+        -> that variant if the bundle has it. ``threads``: ONNX Runtime intra-op threads (1 gives
+        the lowest batch-1 latency and no contention; None = all cores). ``check``: verify sha256 of
+        every file against the manifest (on by default). A bundle whose verification failed at
+        export is refused unless ``allow_unverified``.
+        """
+        root = Path(path)
+        if not root.is_dir():
+            raise BundleError(f"bundle directory {root} does not exist")
+        if check and not (root / MANIFEST).is_file():
+            raise BundleError(f"{root} is not a bundle: manifest.json is missing")
+        manifest = check_manifest(root) if check else None
+        config = _read_json(root / CONFIG, "config")
+        info = config.get("onnx_bundle")
+        if not isinstance(info, dict) or not info.get("labels") or not info.get("models"):
+            raise BundleError(f"{root / CONFIG} has no 'onnx_bundle' section with labels and models")
+        verification = (_read_json(root / VERIFICATION, "verification")
+                        if check or (root / VERIFICATION).is_file() else {})
+        if verification.get("passed") is False and not allow_unverified:
+            raise BundleError(
+                f"bundle {root} failed verification at export ({verification.get('summary', 'see verification.json')}); "
+                f"pass allow_unverified=True / --allow-unverified to use it anyway"
+            )
+        models: dict = info["models"]
+        if variant is None:
+            model_file = "model.onnx"
+        else:
+            matches = [f for f, v in models.items() if v == variant]
+            if not matches:
+                raise BundleError(f"bundle {root} has no {variant} model (it has: {sorted(set(models.values()))})")
+            model_file = "model.onnx" if "model.onnx" in matches else matches[0]
+        if not (root / model_file).is_file():
+            raise BundleError(f"bundle file {model_file} is missing from {root}")
+
+        opts = session_options or ort.SessionOptions()
+        if session_options is None:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            if threads is not None:
+                opts.intra_op_num_threads = int(threads)
+                opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(root / model_file), opts,
+                                           providers=list(providers or ["CPUExecutionProvider"]))
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise BundleError(f"onnxruntime cannot load {root / model_file}: {str(exc).splitlines()[0]}") from None
+
+        try:
+            tokenizer = Tokenizer.from_file(str(root / TOKENIZER))
+        except Exception as exc:
+            raise BundleError(f"cannot read {root / TOKENIZER}: {exc}") from None
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        tokenizer.enable_truncation(max_length=int(info["max_length"]))
+        tokenizer.enable_padding(pad_id=int(info["pad_id"]), pad_token=str(info["pad_token"]),
+                                 pad_type_id=0)  # pad to the longest text of each batch
+        return cls(root, config, manifest, model_file, session, tokenizer)
+
+    # --------------------------------------------------------------- inference
+    @staticmethod
+    def _check_texts(texts: Sequence[str]) -> list[str]:
+        if isinstance(texts, str):
+            raise BundleError("texts must be a list of strings, not one string")
+        out = list(texts)
+        for i, t in enumerate(out):
+            if not isinstance(t, str):
+                raise BundleError(f"text {i} is not a string ({type(t).__name__})")
+            if not t.strip():
+                raise BundleError(f"text {i} is empty")
+        return out
+
+    def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Tokenise (truncate to ``max_length``, pad to the batch's longest) into model inputs."""
+        enc = self.tokenizer.encode_batch(list(texts))
+        feed = {
+            "input_ids": np.asarray([e.ids for e in enc], dtype=np.int64),
+            "attention_mask": np.asarray([e.attention_mask for e in enc], dtype=np.int64),
+            "token_type_ids": np.asarray([e.type_ids for e in enc], dtype=np.int64),
+        }
+        return {k: feed[k] for k in self._inputs}
+
+    def logits(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        texts = self._check_texts(texts)
+        k = len(self.labels)
+        if not texts:
+            return np.zeros((0, k), dtype=np.float32)
+        if batch_size < 1:
+            raise BundleError("batch_size must be >= 1")
+        if len(texts) <= batch_size:
+            order = list(range(len(texts)))
+        else:  # sort by length so each batch pads little; results are put back in input order
+            lengths = [len(e.ids) for e in self.tokenizer.encode_batch(texts)]
+            order = sorted(range(len(texts)), key=lambda i: lengths[i])
+        out = np.empty((len(texts), k), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            (logits,) = self.session.run(["logits"], self.encode([texts[i] for i in idx]))
+            out[idx] = logits
+        return out
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """(n, k) probabilities, columns in ``self.labels`` order."""
+        return _softmax(self.logits(texts, batch_size).astype(np.float64))
+
+    def predict(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> list[dict]:
+        """One dict per text: ``{"label", "score", "probs": {label: p}}``."""
+        probs = self.predict_proba(texts, batch_size)
+        rows = []
+        for p in probs:
+            j = int(p.argmax())
+            rows.append({"label": self.labels[j], "score": round(float(p[j]), 6),
+                         "probs": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
+        return rows
+
+
+def parse_input_lines(lines: Iterable[str]) -> Iterator[tuple[int, str | None, str]]:
+    """Parse stdin for ``predict``: a JSON object per line (``{"text": ..., "id": ...}``) or plain text.
+
+    Yields ``(line_number, id_or_None, text)``. Blank lines are skipped. A line that starts with
+    ``{`` must be a JSON object with a string ``text``; an empty text is an error naming the line.
+    """
+    for n, raw in enumerate(lines, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError as exc:
+                raise BundleError(f"input line {n}: invalid JSON ({exc})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise BundleError(f'input line {n}: a JSON line needs a string "text" field')
+            text = obj["text"]
+            rid = obj.get("id")
+            rid = None if rid is None else str(rid)
+        else:
+            text, rid = line, None
+        if not text.strip():
+            raise BundleError(f"input line {n}: empty text")
+        yield n, rid, text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python runtime.py BUNDLE [TEXT ...]``: JSONL predictions (texts from stdin when none given)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="runtime.py", description=main.__doc__)
+    ap.add_argument("bundle")
+    ap.add_argument("texts", nargs="*")
+    ap.add_argument("--variant", choices=["int8", "fp32"], default=None)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    args = ap.parse_args(argv)
+    try:
+        bundle = Bundle.load(args.bundle, args.variant, threads=args.threads)
+        if args.texts:
+            items = [(i + 1, None, t) for i, t in enumerate(args.texts)]
+            for i, _, t in items:
+                if not t.strip():
+                    raise BundleError(f"text argument {i} is empty")
+        else:
+            items = list(parse_input_lines(sys.stdin))
+        preds = bundle.predict([t for _, _, t in items], args.batch_size)
+    except BundleError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    for (_, rid, text), p in zip(items, preds):
+        row = {"id": rid, "text": text, **p} if rid is not None else {"text": text, **p}
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

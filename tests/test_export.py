@@ -1,0 +1,342 @@
+"""``advisor export``: ONNX export through optimum, verification, the bundle files, optimum loading.
+
+The student and the bundles are built ONCE per test session (see ``built()``; the other export
+test modules import these fixtures). The test student is the embedded all-MiniLM-L6-v2 with a
+classification head fitted by logistic regression on 400 SST-2 train sentences (seconds, not a
+fine-tuning run), saved as a normal RUN_DIR: student/, labels.jsonl (with gold), labelset.json.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from advisor.cli import cli, main
+
+SST2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sst2"
+_CACHE: dict = {}
+
+
+def read_sst2(split: str, n: int | None = None) -> tuple[list[str], list[str]]:
+    with open(SST2 / f"{split}.tsv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[1:]
+    rows = rows[:n] if n else rows
+    return [r[0] for r in rows], ["positive" if r[1] == "1" else "negative" for r in rows]
+
+
+def make_student(run_dir: Path) -> Path:
+    """A real, quickly-trained SST-2 student in ``run_dir/student`` (+ labels.jsonl, labelset.json)."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from distill.defaults import default_student_dir
+
+    torch.manual_seed(0)
+    src = default_student_dir()
+    tok = AutoTokenizer.from_pretrained(src)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        src, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    model.eval()
+    with torch.no_grad():  # the sentence-transformers checkpoint has no trained pooler: make it tanh(CLS)
+        model.bert.pooler.dense.weight.copy_(torch.eye(model.config.hidden_size))
+        model.bert.pooler.dense.bias.zero_()
+    texts, gold = read_sst2("train", 400)
+    feats = []
+    with torch.inference_mode():
+        for i in range(0, len(texts), 64):
+            enc = tok(texts[i:i + 64], truncation=True, padding=True, return_tensors="pt")
+            feats.append(model.bert(**enc).pooler_output.numpy())
+    y = np.array([g == "positive" for g in gold], dtype=int)
+    lr = LogisticRegression(C=10.0, max_iter=2000).fit(np.concatenate(feats), y)
+    w, b = torch.tensor(lr.coef_[0], dtype=torch.float32), float(lr.intercept_[0])
+    with torch.no_grad():
+        model.classifier.weight.copy_(torch.stack([-w / 2, w / 2]))
+        model.classifier.bias.copy_(torch.tensor([-b / 2, b / 2]))
+    student = run_dir / "student"
+    model.save_pretrained(student)
+    tok.save_pretrained(student)
+    dev_texts, dev_gold = read_sst2("dev", 120)
+    with open(run_dir / "labels.jsonl", "w", encoding="utf-8") as fh:
+        for i, (t, g) in enumerate(zip(dev_texts, dev_gold)):
+            fh.write(json.dumps({"id": str(i), "text": t, "probs": {"negative": 0.5, "positive": 0.5},
+                                 "label": g, "confidence": 0.5, "source": "scored", "gold": g}) + "\n")
+    (run_dir / "labelset.json").write_text(json.dumps(
+        {"preset": "sst2", "labels": [{"name": "negative", "aliases": ["0"]}, {"name": "positive", "aliases": ["1"]}]}))
+    return student
+
+
+def run_cli(args: list[str], input: str | None = None):
+    """Invoke ``advisor`` in-process (no model re-import); returns the click Result."""
+    return CliRunner().invoke(cli, args, input=input, catch_exceptions=False)
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str, str]:
+    """Through ``advisor.cli.main`` (the real error formatting and exit codes)."""
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out = capsys.readouterr()
+    return exc.value.code, out.out, out.err
+
+
+def built(tmp_root: Path, what: str) -> Path:
+    """Session-wide cache: 'student', 'int8' (default eval: labels.jsonl), 'fp32' (--fp32-only)."""
+    if what in _CACHE:
+        return _CACHE[what]
+    if what == "student":
+        _CACHE[what] = make_student(tmp_root / "run")
+    elif what == "int8":
+        student = built(tmp_root, "student")
+        out = tmp_root / "bundle_int8"
+        res = run_cli(["export", str(student), "--out", str(out), "--max-drop", "5"])
+        assert res.exit_code == 0, res.output
+        _CACHE["int8_output"] = res.output
+        _CACHE[what] = out
+    elif what == "fp32":
+        student = built(tmp_root, "student")
+        out = tmp_root / "bundle_fp32"
+        res = run_cli(["export", "model", str(student), "--out", str(out), "--fp32-only",
+                       "--eval-data", str(SST2 / "dev.tsv"), "--labels", "sst2", "--eval-limit", "60"])
+        assert res.exit_code == 0, res.output
+        _CACHE["fp32_output"] = res.output
+        _CACHE[what] = out
+    return _CACHE[what]
+
+
+@pytest.fixture(scope="session")
+def export_root(tmp_path_factory) -> Path:
+    return _CACHE.setdefault("root", tmp_path_factory.mktemp("export"))
+
+
+@pytest.fixture(scope="session")
+def student_dir(export_root) -> Path:
+    return built(export_root, "student")
+
+
+@pytest.fixture(scope="session")
+def bundle_int8(export_root) -> Path:
+    return built(export_root, "int8")
+
+
+@pytest.fixture(scope="session")
+def bundle_fp32(export_root) -> Path:
+    return built(export_root, "fp32")
+
+
+# --------------------------------------------------------------------------------------- tests
+def test_int8_bundle_files_and_manifest(bundle_int8):
+    names = {p.name for p in bundle_int8.iterdir()}
+    assert {"model.onnx", "model_fp32.onnx", "tokenizer.json", "config.json", "manifest.json",
+            "verification.json", "README.md", "runtime.py"} <= names
+    manifest = json.loads((bundle_int8 / "manifest.json").read_text())
+    listed = set(manifest["files"])
+    assert listed == {p.name for p in bundle_int8.iterdir() if p.is_file() and p.name != "manifest.json"}
+    for name, meta in manifest["files"].items():
+        data = (bundle_int8 / name).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == meta["sha256"], name
+        assert len(data) == meta["bytes"]
+    # int8 really is int8: about 4x smaller than the fp32 model
+    ratio = (bundle_int8 / "model_fp32.onnx").stat().st_size / (bundle_int8 / "model.onnx").stat().st_size
+    assert 3.0 < ratio < 4.5
+    cfg = json.loads((bundle_int8 / "config.json").read_text())
+    info = cfg["onnx_bundle"]
+    assert cfg["model_type"] == "bert" and cfg["id2label"] == {"0": "negative", "1": "positive"}
+    assert info["labels"] == ["negative", "positive"]
+    assert info["models"] == {"model.onnx": "int8", "model_fp32.onnx": "fp32"}
+    assert info["target"] in {"avx512_vnni", "avx2", "arm64"}
+    assert info["steps"]["quantize"]["mode"] == "dynamic"
+    assert info["steps"]["quantize"]["source"] == "graph-optimised fp32"  # default --int8-graph optimized
+    assert info["labelset"]["preset"] == "sst2"  # copied from RUN_DIR/labelset.json
+    readme = (bundle_int8 / "README.md").read_text()
+    assert "`negative`, `positive`" in readme and "PASSED" in readme and "runtime.py" in readme
+
+
+def test_verification_numbers_default_eval_source(bundle_int8):
+    v = json.loads((bundle_int8 / "verification.json").read_text())
+    assert v["passed"] is True
+    assert v["eval_source"].endswith("labels.jsonl") and v["n_texts"] == 120 and v["has_gold"]
+    f = v["fp32_vs_pytorch"]
+    assert 0 < f["max_abs_diff"] <= 1e-4 and f["argmax_identical"] == 120 and f["passed"]
+    assert f["accuracy_fp32"] == f["accuracy_pytorch"] > 0.6  # a real classifier, not chance
+    q = v["int8_vs_fp32"]
+    assert q["metric"] == "accuracy"
+    assert q["drop_pts"] == pytest.approx(100 * (q["accuracy_fp32"] - q["accuracy_int8"]), abs=1e-3)
+    assert set(q["per_class"]) == {"negative", "positive"}
+    pc = q["per_class"]
+    # flips are consistent with the prediction counts
+    for lab, r in pc.items():
+        assert r["predicted_int8"] == r["predicted_fp32"] - r["flipped_away"] + r["flipped_to"]
+        assert "recall_change_pts" in r and r["support"] > 0
+    assert 0.0 < q["max_abs_logit_diff_vs_fp32"]  # int8 is not bit-identical to fp32
+    b1 = q["batch1"]  # one text at a time is gated too
+    assert q["passed"] == (max(q["drop_pts"], b1["drop_pts"]) <= 5)
+    assert b1["drop_pts"] == pytest.approx(100 * (q["accuracy_fp32"] - b1["accuracy_int8"]), abs=1e-3)
+    out = _CACHE["int8_output"]
+    assert "verification on 120 texts" in out and "PASSED" in out and "negative: predicted" in out
+
+
+def test_runtime_reproduces_verification(bundle_int8, student_dir):
+    """verification.json's int8 accuracy is what the shipped runtime gives on the same texts."""
+    from export.runtime import Bundle
+
+    rows = [json.loads(x) for x in (student_dir.parent / "labels.jsonl").read_text().splitlines()]
+    texts, gold = [r["text"] for r in rows], [r["gold"] for r in rows]
+    v = json.loads((bundle_int8 / "verification.json").read_text())["int8_vs_fp32"]
+    preds = [p["label"] for p in Bundle.load(bundle_int8).predict(texts)]
+    assert np.mean([p == g for p, g in zip(preds, gold)]) == pytest.approx(v["accuracy_int8"])
+
+
+def test_fp32_only_bundle(bundle_fp32):
+    cfg = json.loads((bundle_fp32 / "config.json").read_text())["onnx_bundle"]
+    assert cfg["models"] == {"model.onnx": "fp32"} and cfg["target"] is None
+    assert not (bundle_fp32 / "model_fp32.onnx").exists()
+    v = json.loads((bundle_fp32 / "verification.json").read_text())
+    assert v["passed"] and "int8_vs_fp32" not in v and v["n_texts"] == 60
+    assert v["eval_source"].endswith("dev.tsv") and v["has_gold"]
+
+
+def test_bundle_loads_with_optimum(bundle_int8):
+    """The bundle is also a normal optimum ORTModel directory (int8 by default, fp32 by file name)."""
+    import torch
+    from optimum.onnxruntime import ORTModelForSequenceClassification
+    from transformers import AutoTokenizer
+
+    from export.runtime import Bundle
+
+    texts = ["a gorgeous , witty , seductive movie .", "the plot is nothing but boilerplate clichés"]
+    tok = AutoTokenizer.from_pretrained(bundle_int8)
+    for file_name, variant in ((None, "int8"), ("model_fp32.onnx", "fp32")):
+        kw = {"file_name": file_name} if file_name else {}
+        model = ORTModelForSequenceClassification.from_pretrained(bundle_int8, **kw)
+        assert model.config.id2label == {0: "negative", 1: "positive"}
+        logits = model(**tok(texts, padding=True, return_tensors="pt")).logits
+        logits = logits.numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits)
+        ours = Bundle.load(bundle_int8, variant).logits(texts)
+        assert np.abs(logits - ours).max() < 1e-4, variant
+
+
+def test_verification_failure_exits_1_and_bundle_refused(student_dir, tmp_path, capsys):
+    from export.runtime import Bundle, BundleError
+
+    out = tmp_path / "strict"
+    code, stdout, err = run_main(["export", str(student_dir), "--out", str(out), "--fp32-only",
+                                  "--atol", "1e-12", "--eval-limit", "8"], capsys)
+    assert code == 1
+    assert "FAIL" in stdout and "max|diff|" in stdout
+    assert err.startswith("error: verification failed") and len(err.strip().splitlines()) == 1
+    v = json.loads((out / "verification.json").read_text())
+    assert v["passed"] is False and v["fp32_vs_pytorch"]["max_abs_diff"] > 1e-12
+    with pytest.raises(BundleError, match="failed verification"):
+        Bundle.load(out)
+    assert Bundle.load(out, allow_unverified=True).predict(["fine"])[0]["label"] in {"negative", "positive"}
+    code, _, err = run_main(["predict", str(out), "fine"], capsys)
+    assert code == 2 and "failed verification" in err
+    code, stdout, _ = run_main(["predict", str(out), "--allow-unverified", "fine"], capsys)
+    assert code == 0 and json.loads(stdout)["label"] in {"negative", "positive"}
+
+
+@pytest.mark.parametrize("case", ["missing", "file", "no_config", "no_weights", "not_classifier", "run_dir_ok"])
+def test_bad_student_dirs(case, tmp_path, capsys, student_dir):
+    d = tmp_path / "m"
+    if case == "file":
+        d.write_text("x")
+    elif case == "no_config":
+        d.mkdir()
+        (d / "model.safetensors").write_text("x")
+    elif case == "no_weights":
+        d.mkdir()
+        shutil.copy(student_dir / "config.json", d)
+        shutil.copy(student_dir / "tokenizer.json", d)
+    elif case == "not_classifier":
+        shutil.copytree(student_dir, d)
+        cfg = json.loads((d / "config.json").read_text())
+        cfg["architectures"] = ["BertModel"]
+        (d / "config.json").write_text(json.dumps(cfg))
+    if case == "run_dir_ok":  # RUN_DIR is accepted for RUN_DIR/student (checked, not exported)
+        from export.onnx import check_student_dir
+
+        assert check_student_dir(student_dir.parent) == student_dir
+        return
+    code, _, err = run_main(["export", str(d), "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    expected = {"missing": "does not exist", "file": "not a model directory", "no_config": "config.json is missing",
+                "no_weights": "no weights", "not_classifier": "not a sequence-classification"}[case]
+    assert expected in err
+    assert not (tmp_path / "b").exists()
+
+
+def test_out_dir_protection_and_bad_flags(student_dir, bundle_fp32, tmp_path, capsys):
+    code, _, err = run_main(["export", str(student_dir), "--out", str(bundle_fp32)], capsys)
+    assert code == 2 and "--force" in err
+    other = tmp_path / "notabundle"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    code, _, err = run_main(["export", str(student_dir), "--out", str(other), "--force"], capsys)
+    assert code == 2 and "not a bundle" in err and (other / "keep.txt").exists()
+    code, _, err = run_main(["export", str(student_dir), "--out", str(tmp_path / "x"), "--target", "sparc"], capsys)
+    assert code == 2 and "sparc" in err
+    code, _, err = run_main(["export", str(student_dir), "--out", str(tmp_path / "x"),
+                             "--eval-data", str(tmp_path / "nope.tsv")], capsys)
+    assert code == 2 and "nope.tsv" in err
+    code, _, err = run_main(["export", str(student_dir), "--out", str(tmp_path / "x"), "--max-length", "4096"], capsys)
+    assert code == 2 and "max_position_embeddings" in err
+
+
+def test_export_group_dispatch():
+    """`advisor export DIR` runs the default command; `advisor export bench` the bench."""
+    res = run_cli(["export", "--help"])
+    assert res.exit_code == 0 and "bench" in res.output and "STUDENT_DIR --out" in res.output
+    res = run_cli(["export", "bench", "--help"])
+    assert res.exit_code == 0 and "p50" in res.output
+    res = run_cli(["export", "some/dir", "--help"])  # default command's help
+    assert res.exit_code == 0 and "--fp32-only" in res.output and "--target" in res.output
+    ctx = cli.make_context("advisor", ["export", "run/student", "--out", "b"])
+    group = cli.get_command(ctx, "export")
+    sub_ctx = group.make_context("export", ["run/student", "--out", "b"], parent=ctx)
+    name, cmd, rest = group.resolve_command(sub_ctx, [*sub_ctx.protected_args, *sub_ctx.args])
+    assert name == "model" and rest == ["run/student", "--out", "b"]
+
+
+def test_quantize_fused_graph_avx2(bundle_fp32, tmp_path):
+    """The offline-fused fp32 graph is quantisable (shape inference first), here for --target avx2."""
+    import onnxruntime as ort
+
+    from export.onnx import _quantize_fused, quantization_config
+    from export.runtime import Bundle
+
+    src = tmp_path / "fp32"
+    src.mkdir()
+    shutil.copy(bundle_fp32 / "model.onnx", src / "model.onnx")
+    shutil.copy(bundle_fp32 / "config.json", src / "config.json")
+    _quantize_fused(src, tmp_path / "typed", tmp_path / "int8", quantization_config("avx2"))
+    q = tmp_path / "int8" / "model.onnx"
+    assert q.stat().st_size * 3 < (src / "model.onnx").stat().st_size
+    b = Bundle.load(bundle_fp32)
+    texts, _ = read_sst2("dev", 30)
+    sess = ort.InferenceSession(str(q), providers=["CPUExecutionProvider"])
+    got = np.concatenate([sess.run(["logits"], b.encode([t]))[0] for t in texts])
+    ops = {n.op_type for n in __import__("onnx").load(str(q)).graph.node}
+    assert "QAttention" in ops  # the fused Attention op was quantised
+    assert (got.argmax(1) == b.logits(texts).argmax(1)).mean() >= 0.8
+
+
+@pytest.mark.parametrize("target", ["avx512_vnni", "avx2", "arm64", "sparc"])
+def test_quantization_targets(target):
+    from advisor.errors import UserError
+    from export.onnx import quantization_config
+
+    if target == "sparc":
+        with pytest.raises(UserError, match="unknown --target"):
+            quantization_config(target)
+        return
+    q = quantization_config(target)
+    assert not q.is_static and q.per_channel
+    assert q.reduce_range == (target == "avx2")  # 7-bit on AVX2 without VNNI (u8s8 saturation)
+    assert "MatMul" in [str(getattr(o, "value", o)) for o in q.operators_to_quantize]

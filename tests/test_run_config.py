@@ -1,0 +1,102 @@
+"""`advisor distill run` config validation: every bad config fails before any work, naming the key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from advisor.errors import UserError
+from distill.run_config import load_config
+
+
+@pytest.fixture()
+def base_config(tmp_path: Path, shared_data: Path) -> dict:
+    return {
+        "run_dir": str(tmp_path / "run"),
+        "data": {"path": str(shared_data / "sst2" / "dev.tsv"), "text_column": "sentence"},
+        "labels": "sst2",
+        "gold": {"path": str(shared_data / "sst2" / "dev.tsv"), "label_column": "label"},
+    }
+
+
+def write(tmp_path: Path, cfg: dict) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_valid_config_gets_defaults(tmp_path, base_config):
+    cfg = load_config(write(tmp_path, base_config))
+    assert cfg["teacher"]["calibrate"] == "content-free"
+    assert cfg["export"]["target"] == "avx2" and cfg["bench"]["enabled"] is True
+    assert cfg["labels"] == "sst2"
+
+
+def test_relative_paths_resolve_against_config_folder(tmp_path, base_config, shared_data):
+    (tmp_path / "data.txt").write_text("a\nb\n")
+    base_config["data"] = {"path": "data.txt"}
+    base_config["run_dir"] = "out"
+    cfg = load_config(write(tmp_path, base_config))
+    assert cfg["data"]["path"] == str(tmp_path / "data.txt")
+    assert cfg["run_dir"] == str(tmp_path / "out")
+
+
+def test_overrides_win(tmp_path, base_config):
+    cfg = load_config(write(tmp_path, base_config), {"training.epochs": 1.0, "export.enabled": False,
+                                                     "bench.enabled": False})
+    assert cfg["training"]["epochs"] == 1.0 and cfg["export"]["enabled"] is False
+
+
+@pytest.mark.parametrize("mutate, fragment", [
+    (lambda c: c.update(colour="blue"), "unknown key 'colour'"),
+    (lambda c: c["data"].update(columnn="x"), "unknown key 'data.columnn'"),
+    (lambda c: c.update(teacher={"batch_size": "many"}), "teacher.batch_size: expected an integer"),
+    (lambda c: c.update(export={"enabled": "yes"}), "export.enabled: expected true or false"),
+    (lambda c: c.update(teacher={"calibrate": "magic"}), "teacher.calibrate: expected one of"),
+    (lambda c: c.update(training={"alpha": 2}), "training.alpha"),
+    (lambda c: c.update(training={"epochs": -1}), "training.epochs: must not be negative"),
+    (lambda c: c["data"].update(path="/no/such/file.csv"), "data.path: file not found"),
+    (lambda c: c.pop("labels"), "labels is required"),
+    (lambda c: c.pop("run_dir"), "run_dir is required"),
+    (lambda c: c.update(export={"enabled": False}), "bench.enabled needs export.enabled"),
+    (lambda c: c.update(teacher={"select_prompt": True}), "select_prompt needs gold labels"),
+    (lambda c: c.update(teacher={"shots": 4}), "shots needs teacher.shots_file"),
+    (lambda c: c.update(teacher={"server_model": "llama3"}), "server_model needs teacher.model"),
+    (lambda c: c.update(data=["not", "a", "mapping"]), "data: expected a mapping"),
+])
+def test_bad_configs(tmp_path, base_config, mutate, fragment):
+    mutate(base_config)
+    with pytest.raises(UserError) as err:
+        load_config(write(tmp_path, base_config))
+    assert fragment in err.value.message
+
+
+def test_not_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("run_dir: [unclosed\n")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_config(bad)
+    with pytest.raises(UserError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda c: c.update(bogus=1),
+    lambda c: c.update(training={"batch_size": 1.5}),
+    lambda c: c["data"].update(path="/no/such.csv"),
+    lambda c: c.update(export={"enabled": False}),
+])
+def test_cli_fails_before_any_work(tmp_path, base_config, mutate):
+    mutate(base_config)
+    path = write(tmp_path, base_config)
+    proc = subprocess.run([sys.executable, "-m", "advisor.cli", "distill", "run", str(path)],
+                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: config"), proc.stderr
+    assert not (tmp_path / "run").exists(), "no work may start on a bad config"
