@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: setup setup-test setup-server demo test test-fast clean
+.PHONY: setup setup-server demo test clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
-	$(BIN)/advisor recommend --task classification --labeled 0 --latency-ms 20 --qps 500
+	$(BIN)/advisor demo
 
 # llama.cpp's OpenAI-compatible server, for the `server`-marked tests (tests/test_teacher_server.py).
 # The default native build segfaulted on its first completion on the AVX-512/AMX CPU here; a
@@ -27,7 +27,7 @@ demo: setup
 setup-server: $(STAMP)
 	$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || \
 	  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
-	  $(BIN)/pip install -q 'llama-cpp-python[server]'
+	  $(BIN)/pip install -q 'llama-cpp-python[server]==0.3.36'
 
 test: setup setup-server
 	$(BIN)/python -m pytest -q -ra

@@ -28,7 +28,7 @@ def distill_config(rec: Recommendation) -> dict:
         },
         "student": {"model": None},
         "gold": None,
-        "export": {"target": "arm64" if edge else "avx2"},
+        "export": {"target": "arm64" if edge else "auto"},
     }
 
 

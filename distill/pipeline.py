@@ -182,7 +182,7 @@ STAGE_LIST = (
           _files("student/config.json", "student/model.safetensors", "student/tokenizer.json")),
     Stage("evaluate", _evaluate_cmd, _evaluate_args, ("gold", "teacher"),
           lambda cfg, run: [run / "student/model.safetensors", *_existing("gold.path")(cfg, run)],
-          _files("metrics.json", "report.md"), enabled=lambda cfg: bool(cfg["gold"]["path"])),
+          _files("metrics.json"), enabled=lambda cfg: bool(cfg["gold"]["path"])),
     Stage("export", _export_cmd, _export_args, ("export.target", "export.fp32_only"),
           _files("student/model.safetensors", "student/config.json", "student/tokenizer.json"),
           _files("bundle/model.onnx"), enabled=lambda cfg: cfg["export"]["enabled"]),

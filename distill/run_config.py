@@ -68,7 +68,7 @@ SCHEMA: dict[str, Any] = {
     },
     "export": {
         "enabled": ("bool", True),
-        "target": ("str", "avx2", ("avx512_vnni", "avx2", "arm64")),
+        "target": ("str", "auto", ("auto", "avx512_vnni", "avx2", "arm64")),
         "fp32_only": ("bool", False),
         "max_drop": ("float", 0.5),
     },

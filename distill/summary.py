@@ -1,8 +1,9 @@
 """The run's one-page summary: teacher vs student vs TF-IDF peer on gold, and the latency, size and
 memory of the teacher, the PyTorch student and the ONNX fp32/int8 bundles, with ratios.
 
-Built from the files the stages wrote (``metrics.json`` from evaluate, ``bundle/bench.json`` from
-bench), into ``summary.json`` and ``summary.md`` (linking every PNG) in the run directory.
+Built from the files the stages wrote (``metrics.json`` from evaluate, ``bundle/bench/bench.json``
+from bench) into ``summary.json`` and ``report.md`` (the evaluation report followed by the cost
+side, linking every PNG) in the run directory.
 """
 
 from __future__ import annotations
@@ -51,15 +52,11 @@ def build_summary(run_dir: str | Path) -> dict:
     return summary
 
 
-def summary_markdown(summary: dict, run: Path) -> str:
-    lines = [f"# Run summary: `{run.name}`", ""]
-    if summary["accuracy"]:
-        lines += [f"## Quality on the gold set (n = {summary.get('gold_n')})", "",
-                  "| system | accuracy | macro-F1 | ECE | agreement with teacher |", "|---|---|---|---|---|"]
-        for name, m in summary["accuracy"].items():
-            lines.append(f"| {SYSTEM_NAMES.get(name, name)} | {_fmt(m['accuracy'])} | {_fmt(m['macro_f1'])} | "
-                         f"{_fmt(m['ece'])} | {_fmt(m['agreement_with_teacher'])} |")
-        lines += ["", "![accuracy](accuracy.png)", ""]
+def summary_markdown(summary: dict, run: Path, metrics: dict | None) -> str:
+    """The evaluation report (quality, gains and losses, per class) followed by the cost side."""
+    from distill.report import build_report
+
+    lines = [build_report(metrics).rstrip(), ""] if metrics else [f"# Run report: `{run.name}`", ""]
     if summary["latency"]:
         lines += ["## Cost: latency (batch 1, one thread), throughput, size, memory", "",
                   "| system | p50 ms | p95 ms | p99 ms | texts/s (batch 32) | size MB | peak RSS MB |",
@@ -69,12 +66,12 @@ def summary_markdown(summary: dict, run: Path) -> str:
                          f"{_fmt(r['p99_ms'], '.2f')} | {_fmt(r['throughput_texts_per_s'], '.1f')} | "
                          f"{_fmt(r['size_mb'], '.1f')} | {_fmt(r['peak_rss_mb'], '.0f')} |")
         lines += ["", "Ratios:", ""]
-        lines += [f"- `{k}`: {v:.1f}x" for k, v in summary["ratios"].items() if v is not None]
+        lines += [f"- `{k}`: {v:.1f}x" for k, v in summary["ratios"].items() if v is not None and "_cpu_" not in k]
         lines += ["", "![latency](bundle/bench/bench.png)", ""]
     if summary["checks"]:
         lines += ["## Checks", ""] + [f"- {'PASS' if ok else 'FAIL'} `{k}`" for k, ok in summary["checks"].items()]
         lines.append("")
-    details = [f for f in ("report.md", "teacher_report.md", "bundle/verification.json", "bundle/bench/bench.json")
+    details = [f for f in ("teacher_report.md", "bundle/verification.json", "bundle/bench/bench.json", "pipeline.json")
                if (run / f).is_file()]
     if details:
         lines += ["## Details", ""] + [f"- [{f}]({f})" for f in details]
@@ -103,5 +100,5 @@ def write_summary(run_dir: str | Path) -> dict:
     run = Path(run_dir)
     summary = build_summary(run)
     write_json(run / "summary.json", summary)
-    write_text(run / "summary.md", summary_markdown(summary, run))
+    write_text(run / "report.md", summary_markdown(summary, run, _load(run / "metrics.json")))
     return summary

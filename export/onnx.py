@@ -155,7 +155,7 @@ def export_student(student_dir: Path, work_dir: Path, target: str | None = "avx5
     if int8_graph == "raw":
         # Quantise the plain export; ONNX Runtime fuses the quantised graph when the session loads.
         # ~10% faster at batch 1 than the fused graph here, but it agreed less with fp32 on both
-        # students we measured (docs/benchmarks-export.md), so "optimized" is the default.
+        # students we measured (docs/benchmarks.md, section 4), so "optimized" is the default.
         ORTQuantizer.from_pretrained(str(raw), file_name="model.onnx").quantize(qcfg, str(int8), file_suffix=None)
         source = "raw export (ONNX Runtime fuses at load)"
     else:

@@ -223,12 +223,6 @@ def test_rules_file_validation_catches_mistakes(tmp_path):
             load_rulebook(broken(mutate))
 
 
-def test_docs_advisor_md_shows_current_tree(repo_dir: Path):
-    doc = (repo_dir / "docs" / "advisor.md").read_text(encoding="utf-8")
-    generated = run_cli("rules", "--markdown", "--lang", "en").stdout.strip()
-    assert generated in doc, "docs/advisor.md is stale: regenerate with `advisor rules --markdown`"
-
-
 # --- language -----------------------------------------------------------------------------------
 
 def test_lang_zh_prints_chinese():

@@ -33,7 +33,7 @@ def write(tmp_path: Path, cfg: dict) -> Path:
 def test_valid_config_gets_defaults(tmp_path, base_config):
     cfg = load_config(write(tmp_path, base_config))
     assert cfg["teacher"]["calibrate"] == "content-free"
-    assert cfg["export"]["target"] == "avx2" and cfg["bench"]["enabled"] is True
+    assert cfg["export"]["target"] == "auto" and cfg["bench"]["enabled"] is True
     assert cfg["labels"] == "sst2"
 
 

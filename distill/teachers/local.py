@@ -11,7 +11,7 @@ verbalizer token sequence and normalises over the label set. Work per batch:
    all multi-token continuations at once, adding the remaining tokens' log-probabilities.
 
 Texts are sorted by length before batching to reduce padding. ``dtype="bfloat16"`` runs the
-model in bf16 (AMX/AVX-512-BF16 CPUs) -- see docs/benchmarks-teacher.md.
+model in bf16 (AMX/AVX-512-BF16 CPUs) -- see docs/benchmarks.md, section 2.
 """
 
 from __future__ import annotations

@@ -1,0 +1,88 @@
+"""Classification metrics shared by the teacher report, the student evaluation and the benchmarks.
+
+Everything is computed with :mod:`sklearn.metrics`, except the expected calibration error
+(sklearn has no multi-class ECE), which follows Guo et al. 2017: equal-width confidence bins,
+ECE = sum_b |B_b|/n * |acc(B_b) - conf(B_b)|, confidence = max probability of the row.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+
+def expected_calibration_error(probs: np.ndarray, correct: Sequence[bool] | np.ndarray,
+                               n_bins: int = 15) -> float:
+    """Top-label ECE with ``n_bins`` equal-width bins on (0, 1].
+
+    ``probs`` is (n, k) (rows need not sum exactly to 1: the top value is the confidence) or (n,)
+    top-label confidences; ``correct`` says whether the argmax prediction was right.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    conf = probs.max(axis=1) if probs.ndim == 2 else probs
+    correct = np.asarray(correct, dtype=np.float64)
+    if conf.shape[0] != correct.shape[0]:
+        raise ValueError(f"probs has {conf.shape[0]} rows but correct has {correct.shape[0]}")
+    n = conf.shape[0]
+    if n == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # bin b holds confidences in (edges[b], edges[b+1]]; a confidence of exactly 0 goes to bin 0
+    idx = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        mask = idx == b
+        if mask.any():
+            ece += mask.sum() / n * abs(correct[mask].mean() - conf[mask].mean())
+    return float(ece)
+
+
+def classification_metrics(gold: list[str], pred: list[str], labels: list[str],
+                           probs: np.ndarray | None = None) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support, confusion matrix, ECE.
+
+    ``labels`` fixes the class order (rows of ``confusion`` are gold, columns predicted);
+    ``probs`` (n, len(labels)) in the same order adds ``ece``. Predictions outside ``labels``
+    (e.g. ``None`` for an abstention) count as wrong and are left out of the confusion matrix.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    gold = [str(g) for g in gold]
+    pred = ["<none>" if p is None else str(p) for p in pred]
+    labels = [str(x) for x in labels]
+    if len(gold) != len(pred):
+        raise ValueError(f"gold has {len(gold)} items but pred has {len(pred)}")
+    n = len(gold)
+    out: dict = {"n": n}
+    if n == 0:
+        out.update(accuracy=0.0, macro_f1=0.0, per_class={l: {"precision": 0.0, "recall": 0.0,
+                   "f1": 0.0, "support": 0} for l in labels},
+                   confusion=[[0] * len(labels) for _ in labels])
+        if probs is not None:
+            out["ece"] = 0.0
+        return out
+    out["accuracy"] = float(accuracy_score(gold, pred))
+    out["macro_f1"] = float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0))
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    out["per_class"] = {
+        lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+        for i, lab in enumerate(labels)
+    }
+    out["confusion"] = confusion_matrix(gold, pred, labels=labels).astype(int).tolist()
+    if probs is not None:
+        probs = np.asarray(probs, dtype=np.float64)
+        if probs.shape != (n, len(labels)):
+            raise ValueError(f"probs has shape {probs.shape}, expected {(n, len(labels))}")
+        correct = np.array([g == pr for g, pr in zip(gold, pred)])
+        out["ece"] = expected_calibration_error(probs, correct)
+    return out
+
+
+def agreement(a: Sequence, b: Sequence) -> float:
+    """Fraction of positions where two prediction lists agree (e.g. student vs teacher)."""
+    if len(a) != len(b):
+        raise ValueError(f"lengths differ: {len(a)} vs {len(b)}")
+    if not len(a):
+        return 0.0
+    return float(np.mean([x == y for x, y in zip(a, b)]))
