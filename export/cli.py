@@ -78,6 +78,46 @@ def _publish(stage: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _verification_options(func):
+    """The options that say what to verify on and how strictly (``export`` and ``export verify``)."""
+    options = [
+        click.option("--max-drop", type=float, default=0.5, show_default=True,
+                     help="Max int8 accuracy drop (or disagreement with fp32 without gold), in points."),
+        click.option("--atol", type=float, default=1e-4, show_default=True,
+                     help="Max |fp32 ONNX - PyTorch| logit difference."),
+        click.option("--eval-data", type=click.Path(path_type=Path), default=None,
+                     help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student."),
+        click.option("--text-column", default=None, help="Text column of --eval-data."),
+        click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore)."),
+        click.option("--labels", "labels_spec", default=None,
+                     help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR."),
+        click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _check_verification_args(max_drop: float, atol: float, eval_data: Path | None) -> None:
+    if max_drop < 0:
+        raise UserError("--max-drop must be >= 0")
+    if atol <= 0:
+        raise UserError("--atol must be > 0")
+    if eval_data is not None and not eval_data.exists():
+        raise UserError(f"--eval-data {eval_data} not found")
+
+
+def _run_verification(bundle: Path, student: Path, texts, gold, source, atol: float, max_drop: float,
+                      n_models: int) -> dict:
+    from export.verify import verify
+
+    bar = _progress(len(texts) * n_models, "verify")
+    try:
+        return verify(bundle, student, texts, gold, source, atol=atol, max_drop=max_drop, progress=bar.update)
+    finally:
+        bar.close()
+
+
 @click.group(cls=DefaultGroup, default_command="model",
              context_settings={"help_option_names": ["-h", "--help"]})
 def export() -> None:
@@ -97,15 +137,7 @@ def export() -> None:
 @click.option("--fp32-only", is_flag=True, help="Ship the fp32 model only (no quantisation).")
 @click.option("--int8-graph", type=click.Choice(["optimized", "raw"]), default="optimized", show_default=True,
               help="Quantise the offline-fused fp32 graph, or the plain export (ORT fuses at load: ~10% faster, less faithful).")
-@click.option("--max-drop", type=float, default=0.5, show_default=True,
-              help="Max int8 accuracy drop (or disagreement with fp32 without gold), in points.")
-@click.option("--atol", type=float, default=1e-4, show_default=True, help="Max |fp32 ONNX - PyTorch| logit difference.")
-@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
-              help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student.")
-@click.option("--text-column", default=None, help="Text column of --eval-data.")
-@click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore).")
-@click.option("--labels", "labels_spec", default=None, help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR.")
-@click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts.")
+@_verification_options
 @click.option("--max-length", type=int, default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
 @click.option("--no-verify", is_flag=True, help="Skip verification (the bundle records that it was skipped).")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
@@ -119,18 +151,13 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     from export.onnx import check_student_dir
 
     student = check_student_dir(student_dir)
-    if max_drop < 0:
-        raise UserError("--max-drop must be >= 0")
-    if atol <= 0:
-        raise UserError("--atol must be > 0")
-    if eval_data is not None and not eval_data.exists():
-        raise UserError(f"--eval-data {eval_data} not found")
+    _check_verification_args(max_drop, atol, eval_data)
     _prepare_out(out, force)
     target = _detect_target() if target == "auto" else target
 
     from export import bundle as B
     from export.onnx import export_student
-    from export.verify import find_labelset, format_report, load_eval_texts, verify
+    from export.verify import find_labelset, format_report, load_eval_texts
 
     hf_cfg = json.loads((student / "config.json").read_text(encoding="utf-8"))
     labels = B.label_names(hf_cfg)
@@ -171,13 +198,8 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
             verification = {"passed": None, "skipped": True, "summary": "verification skipped (--no-verify)"}
         else:
             tick("verify")
-            n_calls = len(texts) * (3 if res.int8 else 2)
-            vbar = _progress(n_calls, "verify")
-            try:
-                verification = verify(stage, student, texts, gold, source, atol=atol, max_drop=max_drop,
-                                      progress=vbar.update)
-            finally:
-                vbar.close()
+            verification = _run_verification(stage, student, texts, gold, source, atol, max_drop,
+                                             n_models=3 if res.int8 else 2)
         bar.update(bar.total - bar.n)
         B.finish(stage, cfg, verification)
         _publish(stage, out)
@@ -210,15 +232,7 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
 @click.argument("bundle_dir", type=click.Path(path_type=Path))
 @click.option("--student", "student_dir", type=click.Path(path_type=Path), default=None,
               help="PyTorch student to compare with (default: the one recorded in the bundle).")
-@click.option("--max-drop", type=float, default=0.5, show_default=True,
-              help="Max int8 accuracy drop in points (agreement with fp32 when there is no gold).")
-@click.option("--atol", type=float, default=1e-4, show_default=True, help="Max |fp32 ONNX - PyTorch| logit difference.")
-@click.option("--eval-data", type=click.Path(path_type=Path), default=None,
-              help="Texts (+ optional gold) to verify on; default: RUN_DIR/labels.jsonl beside the student.")
-@click.option("--text-column", default=None, help="Text column of --eval-data.")
-@click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore).")
-@click.option("--labels", "labels_spec", default=None, help="Label set for gold values (e.g. sst2).")
-@click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts.")
+@_verification_options
 @click.pass_context
 def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_column, label_column, labels_spec,
                   eval_limit):
@@ -228,27 +242,17 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 
     from export import bundle as B
     from export.onnx import check_student_dir
-    from export.verify import format_report, load_eval_texts, verify
+    from export.verify import format_report, load_eval_texts
 
     if not (bundle_dir / "manifest.json").is_file() or not (bundle_dir / "config.json").is_file():
         raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
-    if max_drop < 0:
-        raise UserError("--max-drop must be >= 0")
-    if atol <= 0:
-        raise UserError("--atol must be > 0")
-    if eval_data is not None and not eval_data.exists():
-        raise UserError(f"--eval-data {eval_data} not found")
+    _check_verification_args(max_drop, atol, eval_data)
     cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
     recorded = cfg.get("onnx_bundle", {}).get("student", {}).get("path")
     student = check_student_dir(student_dir or recorded or "")
     texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
                                           text_column, label_column, labels_spec, eval_limit)
-    bar = _progress(len(texts) * 3, "verify")
-    try:
-        verification = verify(bundle_dir, student, texts, gold, source, atol=atol, max_drop=max_drop,
-                              progress=bar.update)
-    finally:
-        bar.close()
+    verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
     B.finish(bundle_dir, cfg, verification)
     click.echo(format_report(verification))
     if not verification["passed"]:

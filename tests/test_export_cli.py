@@ -155,3 +155,32 @@ def test_bench_with_teacher(bundle_int8, tmp_path):
     report = json.loads((tmp_path / "o" / "bench.json").read_text())
     assert report["results"]["teacher"]["p50_ms"] > report["results"]["onnx_int8"]["p50_ms"]
     assert "teacher_over_student_p50" in report["checks"]
+
+
+def test_verify_existing_bundle(bundle_int8, student_dir, tmp_path, capsys):
+    """`advisor export verify` re-checks a bundle in place: a pass keeps it loadable (manifest
+    rewritten to match), a failure exits 1 and the runtime then refuses the bundle."""
+    b = tmp_path / "bundle"
+    shutil.copytree(bundle_int8, b)
+    common = ["export", "verify", str(b), "--student", str(student_dir), "--eval-data", str(SST2 / "dev.tsv"),
+              "--labels", "sst2", "--eval-limit", "40"]
+    code, out, _ = run_main([*common, "--max-drop", "100"], capsys)  # 40 texts: one flip is 2.5 points
+    assert code == 0 and "PASSED" in out
+    v = json.loads((b / "verification.json").read_text())
+    assert v["passed"] is True and v["n_texts"] == 40 and v["has_gold"] is True
+    code, out, _ = run_main(["predict", str(b), "a fine film ."], capsys)  # manifest matches every file
+    assert code == 0 and _jsonl(out)[0]["label"] in ("negative", "positive")
+    code, out, err = run_main([*common, "--atol", "1e-30"], capsys)  # no float model meets this
+    assert code == 1 and "verification failed" in err
+    assert json.loads((b / "verification.json").read_text())["passed"] is False
+    code, _, err = run_main(["predict", str(b), "a fine film ."], capsys)
+    assert code == 2 and "verification" in err
+
+
+def test_verify_bad_inputs(bundle_int8, tmp_path, capsys):
+    code, _, err = run_main(["export", "verify", str(tmp_path)], capsys)
+    assert code == 2 and "is not a bundle" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run_main(["export", "verify", str(bundle_int8), "--max-drop", "-1"], capsys)
+    assert code == 2 and "--max-drop" in err
+    code, _, err = run_main(["export", "verify", str(bundle_int8), "--eval-data", str(tmp_path / "none.tsv")], capsys)
+    assert code == 2 and "none.tsv" in err
