@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from advisor.errors import UserError
+from advisor.yamlfile import read_yaml
 from advisor.i18n import detect_lang, t
 from advisor.rulebook import Question, default_rulebook
 
@@ -41,13 +40,7 @@ def _question_options(func):
 
 def load_answers_file(path: str) -> dict[str, Any]:
     """A YAML or JSON mapping from question id (or flag name) to answer."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"answers file not found: {path}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError(f"answers file {path} is not valid YAML/JSON: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path, "answers file")
     if not isinstance(data, dict):
         raise UserError(f"answers file {path} must hold a mapping of question -> answer")
     answers = {}

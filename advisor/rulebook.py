@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from advisor.errors import UserError
+from advisor.yamlfile import read_yaml
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 LANGS = ("en", "zh")
@@ -166,12 +166,7 @@ def _rule(d: dict, node: str | None, where: str) -> Rule:
 
 def load_rulebook(path: str | Path | None = None) -> RuleBook:
     path = Path(path) if path else RULES_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError(f"rules file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise UserError(f"rules file {path} is not valid YAML: {exc}") from None
+    data = read_yaml(path, "rules file")
     if not isinstance(data, dict):
         raise UserError(f"rules file {path}: expected a mapping at the top level")
 

@@ -21,7 +21,6 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 

@@ -11,9 +11,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from advisor.errors import UserError
+from advisor.yamlfile import read_yaml
 
 STAGES = ("label", "train", "evaluate", "export", "verify", "bench")
 
@@ -183,12 +182,7 @@ def _check_required_and_combinations(cfg: dict) -> None:
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:
     """Read, merge ``overrides`` (dotted keys -> values, from CLI flags) and validate."""
     path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path, "config file")
     data = copy.deepcopy(data) if isinstance(data, dict) else data
     if isinstance(data, dict):
         for dotted, value in (overrides or {}).items():

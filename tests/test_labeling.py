@@ -15,7 +15,7 @@ import pytest
 from distill.data import TextDataset, load_texts
 from distill.labeling import CACHE_NAME, LabelingConfig, label_dataset
 from distill.labelset import LabelSet
-from distill.teachers.base import Scored, Teacher
+from distill.teachers.base import Teacher
 
 STUB = textwrap.dedent('''
     import hashlib, time

@@ -17,7 +17,6 @@ key is read from the environment variable named by ``api_key_env`` and never sto
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import random
