@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -103,10 +104,7 @@ def demo(run_dir: str, sample: int, lang: str | None) -> None:
                 bold=True)
     run_pipeline(cfg)
 
-    summary = (run / "summary.json")
-    import json
-
-    data = json.loads(summary.read_text(encoding="utf-8"))
+    data = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     click.secho("3/3 summary", bold=True)
     click.echo(summary_table(data))
     ratio = data["ratios"].get("teacher_over_onnx_int8_p50")
