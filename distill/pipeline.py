@@ -131,6 +131,8 @@ def _bench_args(cfg: dict, run: Path) -> list[str]:
     args = ["bench", str(run / "bundle"), "--student", str(run / "student"), "--n", str(b["n"]),
             "--n-teacher", str(b["teacher_n"])]
     _opt(args, "--teacher", cfg["teacher"]["model"])
+    if (run / "teacher.json").is_file():  # time the teacher with the prompt it labelled with
+        args += ["--teacher-prompt", str(run / "teacher.json")]
     if cfg["gold"]["path"]:
         args += ["--texts", cfg["gold"]["path"]]
         _opt(args, "--text-column", cfg["gold"]["text_column"])
@@ -191,7 +193,7 @@ STAGE_LIST = (
                             *_existing("gold.path")(cfg, run)],
           _files("bundle/verification.json"), enabled=lambda cfg: cfg["export"]["enabled"]),
     Stage("bench", _export_cmd, _bench_args, ("bench", "teacher.model", "gold"),
-          _files("bundle/model.onnx", "bundle/verification.json"),
+          _files("bundle/model.onnx", "bundle/verification.json", "teacher.json"),
           _files("bundle/bench/bench.json", "bundle/bench/bench.png"), enabled=lambda cfg: cfg["bench"]["enabled"]),
 )
 assert tuple(s.name for s in STAGE_LIST) == STAGES

@@ -142,13 +142,38 @@ def _plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, no_teacher=False, no_pytorch=False,
+def teacher_prompt_options(path) -> dict:
+    """``template`` and ``shots`` of the prompt recorded in a RUN_DIR/teacher.json (``advisor distill label``).
+
+    Calibration is left out: it rescales the final probabilities (a multiply per text) and its
+    one-off fit would only add to the load time."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--teacher-prompt {p} not found (expected RUN_DIR/teacher.json from `advisor distill label`)")
+    try:
+        prompt = json.loads(p.read_text(encoding="utf-8")).get("prompt")
+    except ValueError as exc:
+        raise UserError(f"--teacher-prompt {p} is not valid JSON: {exc}") from None
+    if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
+        raise UserError(f"--teacher-prompt {p} has no prompt.template (is it RUN_DIR/teacher.json?)")
+    from distill.prompts import TEMPLATES
+
+    if prompt["template"] not in TEMPLATES:
+        raise UserError(f"--teacher-prompt {p}: unknown template {prompt['template']!r}")
+    shots = prompt.get("shots") or []
+    if not all(isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in shots):
+        raise UserError(f"--teacher-prompt {p}: prompt.shots must be [text, label] pairs")
+    return {"template": prompt["template"], "shots": shots}
+
+
+def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt=None, no_teacher=False, no_pytorch=False,
               texts_path=None, text_column=None, n=300, n_teacher=20, out=None, echo=print) -> dict:
     from export.runtime import BundleError, check_manifest
 
     bundle = Path(bundle_dir)
     if n < 1 or n_teacher < 1:
         raise UserError("--n and --n-teacher must be >= 1")
+    prompt_opts = teacher_prompt_options(teacher_prompt) if teacher_prompt and not no_teacher else {}
     try:
         check_manifest(bundle)
     except BundleError as exc:
@@ -188,7 +213,8 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, no_teacher=Fal
         t_texts = texts[:n_teacher]
         echo(f"bench: teacher {spec or '(embedded default)'} ({len(t_texts)} texts)...")
         try:
-            r = _measure("teacher", t_texts, {"spec": spec, "labelset": labelset, "repo": str(REPO), "warmup": 2},
+            r = _measure("teacher", t_texts, {"spec": spec, "labelset": labelset, "repo": str(REPO), "warmup": 2,
+                                              "prompt": prompt_opts},
                          tp_texts=(t_texts * (1 + 32 // len(t_texts)))[:32])
             sp = Path(spec) if spec else None
             if sp is None:
@@ -197,6 +223,7 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, no_teacher=Fal
                 sp = default_teacher_gguf()
             r["size_mb"] = (sp.stat().st_size if sp.is_file() else
                             sum(f.stat().st_size for f in sp.rglob("*") if f.is_file()) if sp.is_dir() else 0) / 1e6 or None
+            r["prompt"] = {"template": prompt_opts.get("template", "default"), "shots": len(prompt_opts.get("shots", []))}
             results["teacher"] = r
         except (RuntimeError, UserError) as exc:
             if teacher_spec:

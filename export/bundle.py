@@ -104,7 +104,7 @@ def weights_sha256(student_dir: Path) -> dict:
 
 def assemble(stage: Path, student_dir: Path, fp32_onnx: Path, int8_onnx: Path | None, *,
              target: str | None, steps: dict, max_length: int | None, labelset: dict | None,
-             ort_config: Path | None = None) -> dict:
+             ort_config: Path | None = None, session: dict | None = None) -> dict:
     """Copy models/tokenizer/runtime into ``stage`` and write config.json. Returns the config."""
     stage.mkdir(parents=True, exist_ok=True)
     hf_config = json.loads((student_dir / "config.json").read_text(encoding="utf-8"))
@@ -139,6 +139,7 @@ def assemble(stage: Path, student_dir: Path, fp32_onnx: Path, int8_onnx: Path | 
         "target": target if int8_onnx is not None else None,
         "labelset": labelset,
         "steps": steps,
+        "session": session or {},
         "student": {"path": str(student_dir.resolve()), "weights_sha256": weights_sha256(student_dir)},
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "exported_on": {"machine": platform.machine(), "python": platform.python_version()},

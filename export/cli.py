@@ -125,7 +125,7 @@ def export() -> None:
 
     \b
       advisor export RUN_DIR/student --out BUNDLE [--target avx512_vnni|avx2|arm64] [--fp32-only]
-      advisor export bench BUNDLE [--student DIR] [--teacher SPEC] [--texts FILE] [--n N]
+      advisor export bench BUNDLE [--student DIR] [--teacher SPEC] [--teacher-prompt JSON] [--texts FILE] [--n N]
     """
 
 
@@ -192,7 +192,7 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
                              int8_graph=int8_graph)
         tick("assemble bundle")
         cfg = B.assemble(stage, student, res.fp32, res.int8, target=res.target, steps=res.steps,
-                         max_length=max_length, labelset=labelset,
+                         max_length=max_length, labelset=labelset, session=res.session,
                          ort_config=(res.int8.parent / "ort_config.json") if res.int8 else None)
         if no_verify:
             verification = {"passed": None, "skipped": True, "summary": "verification skipped (--no-verify)"}
@@ -266,6 +266,9 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
               help="PyTorch student to compare (default: the one recorded in the bundle, if present).")
 @click.option("--teacher", "teacher_spec", default=None,
               help="Teacher spec for distill.teachers.load_teacher ('default' = embedded SmolLM2).")
+@click.option("--teacher-prompt", "teacher_prompt", type=click.Path(path_type=Path), default=None,
+              help="RUN_DIR/teacher.json from `advisor distill label`: time the teacher with the prompt "
+                   "template and shots it labelled with (default: the default template, no shots).")
 @click.option("--no-teacher", is_flag=True, help="Skip the teacher.")
 @click.option("--no-pytorch", is_flag=True, help="Skip the PyTorch student.")
 @click.option("--texts", "texts_path", type=click.Path(path_type=Path), default=None,
@@ -275,12 +278,13 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 @click.option("--n-teacher", type=int, default=20, show_default=True, help="Texts for the (slow) teacher.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Output dir for bench.json/bench.png (default BUNDLE_DIR/bench).")
-def export_bench(bundle_dir, student_dir, teacher_spec, no_teacher, no_pytorch, texts_path, text_column, n,
-                 n_teacher, out):
+def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teacher, no_pytorch, texts_path,
+                 text_column, n, n_teacher, out):
     """Latency p50/p95/p99 (batch 1, one thread), throughput (batch 32, all cores), size, peak memory."""
     from export.bench import run_bench
 
-    run_bench(bundle_dir, student_dir=student_dir, teacher_spec=teacher_spec, no_teacher=no_teacher,
+    run_bench(bundle_dir, student_dir=student_dir, teacher_spec=teacher_spec, teacher_prompt=teacher_prompt,
+              no_teacher=no_teacher,
               no_pytorch=no_pytorch, texts_path=texts_path, text_column=text_column, n=n,
               n_teacher=n_teacher, out=out, echo=click.echo)
 

@@ -4,7 +4,9 @@ Pipeline (all through ``optimum.onnxruntime``, optimum-onnx 0.1.0):
 
 1. ``ORTModelForSequenceClassification.from_pretrained(student, export=True)`` -> ``raw/model.onnx``
 2. ``ORTOptimizer`` with ``OptimizationConfig(optimization_level=2)`` (ONNX Runtime's transformer
-   fusions: Attention, SkipLayerNormalization, Gelu...) -> ``fp32/model.onnx``
+   fusions: Attention, BiasGelu, LayerNormalization...) -> ``fp32/model.onnx``. SkipLayerNormalization
+   is NOT fused (see ``OPTIMIZER_FLAGS``): its CPU kernel is slower than the Add + LayerNormalization it
+   replaces, and the bundle tells the runtime not to fuse it again at session load.
 3. ``ORTQuantizer`` with ``AutoQuantizationConfig.<target>(is_static=False)`` (dynamic int8,
    per-channel weights) -> ``int8/model.onnx``, from the fused fp32 graph by default
    (``int8_graph="optimized"``: symbolic shape inference first, because the quantiser needs a type for every
@@ -27,6 +29,15 @@ from advisor.offline import force_offline
 
 TARGETS = ("avx512_vnni", "avx2", "arm64")
 
+# Fusions left out on purpose. Measured with onnxruntime 1.32 on one thread (docs/benchmarks.md,
+# section 4): a com.microsoft SkipLayerNormalization node on a 24x384 activation takes 61 us, the
+# Add + LayerNormalization pair it replaces 14 us; MiniLM-L6 has 12 of them, ~0.6 ms of a ~2.8 ms
+# int8 forward pass. The offline optimiser skips the fusion (OPTIMIZER_FLAGS) and the bundle's
+# config.json lists the session-level pass to disable (SESSION_DISABLED_OPTIMIZERS), which
+# export/runtime.py passes to onnxruntime.InferenceSession(disabled_optimizers=...).
+OPTIMIZER_FLAGS = {"disable_skip_layer_norm_fusion": True, "disable_bias_skip_layer_norm_fusion": True}
+SESSION_DISABLED_OPTIMIZERS = ["SkipLayerNormFusion"]
+
 
 @dataclass
 class ExportResult:
@@ -35,6 +46,8 @@ class ExportResult:
     int8: Path | None                # quantised model.onnx (None with fp32_only)
     target: str | None
     steps: dict = field(default_factory=dict)   # what was done, for verification.json/README
+    # onnxruntime session settings the bundle's runtime must apply (config.json "session")
+    session: dict = field(default_factory=lambda: {"disabled_optimizers": list(SESSION_DISABLED_OPTIMIZERS)})
 
 
 def check_student_dir(path: str | Path) -> Path:
@@ -135,10 +148,10 @@ def export_student(student_dir: Path, work_dir: Path, target: str | None = "avx5
 
     tick("graph optimisation (ORTOptimizer)")
     try:
-        opt_cfg = OptimizationConfig(optimization_level=2, optimize_for_gpu=False)
+        opt_cfg = OptimizationConfig(optimization_level=2, optimize_for_gpu=False, **OPTIMIZER_FLAGS)
         ORTOptimizer.from_pretrained(str(raw)).optimize(opt_cfg, str(fp32), file_suffix=None)
         steps["optimize"] = {"tool": "optimum.onnxruntime.ORTOptimizer", "optimization_level": 2,
-                             "transformer_fusions": True}
+                             "transformer_fusions": True, **OPTIMIZER_FLAGS}
     except Exception as exc:  # model type without fusion support: plain copy, ORT optimises at load
         shutil.copytree(raw, fp32, dirs_exist_ok=True)
         steps["optimize"] = {"tool": "none (copied raw export)", "reason": str(exc).splitlines()[0][:200]}

@@ -184,9 +184,14 @@ class Bundle:
                 opts.intra_op_num_threads = int(threads)
                 opts.inter_op_num_threads = 1
             opts.log_severity_level = 3
+        # graph passes the exporter measured as slower and left unfused (export/onnx.py, SESSION_DISABLED_OPTIMIZERS)
+        disabled = (info.get("session") or {}).get("disabled_optimizers") or []
+        if not isinstance(disabled, list) or not all(isinstance(x, str) for x in disabled):
+            raise BundleError(f"{root / CONFIG}: onnx_bundle.session.disabled_optimizers must be a list of names")
         try:
             session = ort.InferenceSession(str(root / model_file), opts,
-                                           providers=list(providers or ["CPUExecutionProvider"]))
+                                           providers=list(providers or ["CPUExecutionProvider"]),
+                                           disabled_optimizers=disabled)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise BundleError(f"onnxruntime cannot load {root / model_file}: {str(exc).splitlines()[0]}") from None
 

@@ -193,6 +193,36 @@ def test_runtime_reproduces_verification(bundle_int8, student_dir):
     assert np.mean([p == g for p, g in zip(preds, gold)]) == pytest.approx(v["accuracy_int8"])
 
 
+def test_skip_layer_norm_left_unfused(bundle_int8, tmp_path):
+    """SkipLayerNormalization is slower than Add+LayerNormalization on CPU: neither the exported
+    graphs nor the runtime's session (which would re-fuse it at load) may contain it."""
+    import onnx
+    import onnxruntime as ort
+
+    from export.runtime import Bundle
+
+    info = json.loads((bundle_int8 / "config.json").read_text())["onnx_bundle"]
+    assert info["session"] == {"disabled_optimizers": ["SkipLayerNormFusion"]}
+    for name in ("model.onnx", "model_fp32.onnx"):
+        ops = {n.op_type for n in onnx.load(str(bundle_int8 / name)).graph.node}
+        assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops, name
+    assert "QAttention" in {n.op_type for n in onnx.load(str(bundle_int8 / "model.onnx")).graph.node}
+    for variant in ("int8", "fp32"):
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.optimized_model_filepath = str(tmp_path / f"session_{variant}.onnx")
+        opts.log_severity_level = 3
+        Bundle.load(bundle_int8, variant, session_options=opts)
+        ops = {n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node}
+        assert "SkipLayerNormalization" not in ops, variant
+    # the control: without the bundle's setting, onnxruntime does fuse it at load
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "session_default.onnx")
+    opts.log_severity_level = 3
+    ort.InferenceSession(str(bundle_int8 / "model.onnx"), opts, providers=["CPUExecutionProvider"])
+    assert "SkipLayerNormalization" in {n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node}
+
+
 def test_fp32_only_bundle(bundle_fp32):
     cfg = json.loads((bundle_fp32 / "config.json").read_text())["onnx_bundle"]
     assert cfg["models"] == {"model.onnx": "fp32"} and cfg["target"] is None

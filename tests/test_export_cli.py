@@ -142,6 +142,15 @@ def test_bench_bad_inputs(bundle_int8, tmp_path, capsys):
     b = _tampered(bundle_int8, tmp_path, "tokenizer.json")
     code, _, err = run_main(["export", "bench", str(b), "--no-teacher"], capsys)
     assert code == 2 and "tokenizer.json was modified" in err
+    bad = tmp_path / "teacher.json"
+    for content, expect in (("{not json", "not valid JSON"), ('{"prompt": {}}', "no prompt.template"),
+                            ('{"prompt": {"template": "sonnet"}}', "unknown template 'sonnet'"),
+                            ('{"prompt": {"template": "field", "shots": [["x"]]}}', "[text, label] pairs")):
+        bad.write_text(content)
+        code, _, err = run_main(["export", "bench", str(bundle_int8), "--teacher-prompt", str(bad)], capsys)
+        assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = run_main(["export", "bench", str(bundle_int8), "--teacher-prompt", str(tmp_path / "none.json")], capsys)
+    assert code == 2 and "none.json not found" in err
 
 
 @pytest.mark.skipif(os.environ.get("EXPORT_TEST_TEACHER") != "1",
@@ -149,10 +158,14 @@ def test_bench_bad_inputs(bundle_int8, tmp_path, capsys):
 def test_bench_with_teacher(bundle_int8, tmp_path):
     texts = tmp_path / "t.txt"
     texts.write_text("\n".join(read_sst2("dev", 10)[0]) + "\n")
+    prompt = tmp_path / "teacher.json"  # as written by `advisor distill label`: a 2-shot prompt
+    prompt.write_text(json.dumps({"prompt": {"template": "field", "shots": [["a joy .", "positive"],
+                                                                           ["a bore .", "negative"]]}}))
     res = run_cli(["export", "bench", str(bundle_int8), "--texts", str(texts), "--n", "10", "--n-teacher", "3",
-                   "--no-pytorch", "--out", str(tmp_path / "o")])
+                   "--no-pytorch", "--teacher-prompt", str(prompt), "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
     report = json.loads((tmp_path / "o" / "bench.json").read_text())
+    assert report["results"]["teacher"]["prompt"] == {"template": "field", "shots": 2}
     assert report["results"]["teacher"]["p50_ms"] > report["results"]["onnx_int8"]["p50_ms"]
     assert "teacher_over_student_p50" in report["checks"]
 
