@@ -79,13 +79,14 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
 @click.option("--labels", default=None, help="Override labels (names, preset or file).")
 @click.option("--teacher", default=None, help="Override teacher.model (HF dir, .gguf, or http(s):// server).")
 @click.option("--student", default=None, help="Override student.model.")
+@click.option("--layers", type=int, default=None, help="Override student.layers (keep the bottom N layers).")
 @click.option("--gold", default=None, help="Override gold.path.")
 @click.option("--sample", type=int, default=None, help="Override data.sample.")
 @click.option("--epochs", type=float, default=None, help="Override training.epochs.")
 @click.option("--max-steps", type=int, default=None, help="Override training.max_steps.")
 @click.option("--export/--no-export", "export_enabled", default=None, help="Override export.enabled.")
 @click.option("--bench/--no-bench", "bench_enabled", default=None, help="Override bench.enabled.")
-def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, gold, sample, epochs, max_steps,
+def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, layers, gold, sample, epochs, max_steps,
         export_enabled, bench_enabled) -> None:
     """Run label -> train -> evaluate -> export -> verify -> bench from one CONFIG file.
 
@@ -95,7 +96,7 @@ def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, gol
     from distill.pipeline import run_pipeline
 
     overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": _abs(teacher),
-                 "student.model": _abs(student), "gold.path": _abs(gold), "data.sample": sample,
+                 "student.model": _abs(student), "student.layers": layers, "gold.path": _abs(gold), "data.sample": sample,
                  "training.epochs": epochs, "training.max_steps": max_steps, "export.enabled": export_enabled,
                  "bench.enabled": bench_enabled}
     cfg = load_config(config, overrides)

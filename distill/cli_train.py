@@ -19,6 +19,8 @@ _D = DistillationConfig()
               help="Run directory: writes OUT/student/, OUT/checkpoints/, OUT/train.json.")
 @click.option("--student", type=click.Path(path_type=Path), default=None,
               help="Local Hugging Face encoder directory [default: embedded all-MiniLM-L6-v2].")
+@click.option("--layers", type=int, default=None,
+              help="Keep only the student's bottom N transformer layers (faster student; default: all).")
 @click.option("--temperature", type=float, default=_D.temperature, show_default=True,
               help="Softening temperature T of the KL term.")
 @click.option("--alpha", type=float, default=_D.alpha, show_default=True,
@@ -49,14 +51,14 @@ _D = DistillationConfig()
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue from the last checkpoint in OUT/checkpoints (or start over).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(labels, out, student, temperature, alpha, threshold, weighting, balance, hard_label, epochs,
+def train(labels, out, student, layers, temperature, alpha, threshold, weighting, balance, hard_label, epochs,
           batch_size, lr, max_length, eval_fraction, patience, max_steps, gold_dev, text_column,
           label_column, seed, resume, quiet):
     """Train a small encoder student on the teacher's probabilities (knowledge distillation)."""
     config = DistillationConfig(
         temperature=temperature, alpha=alpha, threshold=threshold, weighting=weighting, balance=balance,
         hard_label=hard_label, epochs=epochs, batch_size=batch_size, lr=lr, max_length=max_length,
-        eval_fraction=eval_fraction, patience=patience, max_steps=max_steps, seed=seed,
+        eval_fraction=eval_fraction, patience=patience, max_steps=max_steps, seed=seed, layers=layers,
     ).validate()
     from advisor.errors import UserError
 

@@ -33,6 +33,12 @@ class DistillationConfig:
     """Re-weight examples by inverse class frequency of the hard labels (n / (k * count))."""
     hard_label: str = "teacher"
     """Hard label for the CE term: "teacher" (argmax of probs) or "gold" (gold where a row has one)."""
+    # --- student shape ---
+    layers: int | None = None
+    """Keep only the student's bottom ``layers`` transformer layers (None: all). Dropping the top
+    layers before fine-tuning is the simplest layer-reduction scheme that works (Sajjad et al. 2023,
+    "On the effect of dropping layers of pre-trained transformer models"); each layer dropped cuts
+    the student's latency by about 1/n_layers."""
     # --- optimisation ---
     epochs: float = 2.0
     lr: float = 1e-4
@@ -66,6 +72,8 @@ class DistillationConfig:
             bad(f"--weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
         if self.hard_label not in HARD_LABELS:
             bad(f"--hard-label must be one of {', '.join(HARD_LABELS)}, got {self.hard_label!r}")
+        if self.layers is not None and self.layers < 1:
+            bad(f"--layers must be >= 1, got {self.layers}")
         if not self.epochs > 0:
             bad(f"--epochs must be > 0, got {self.epochs}")
         if not self.lr > 0:

@@ -84,15 +84,25 @@ def load_tokenizer(path: Path):
     return tok
 
 
-def load_student(student: str | os.PathLike | None, labels: list[str]):
+def load_student(student: str | os.PathLike | None, labels: list[str], layers: int | None = None):
     """(model, tokenizer, path): the encoder with a fresh ``len(labels)``-way classification head.
 
     A directory that already is a classifier for other labels gets its head re-initialised.
+    ``layers``: keep only the bottom ``layers`` transformer layers (the config's
+    ``num_hidden_layers`` is lowered before loading, so the top layers' weights are not loaded).
     """
     from transformers import AutoModelForSequenceClassification
 
     path = resolve_student_dir(student)
-    check_encoder(path)
+    config = check_encoder(path)
+    shape = {}
+    if layers is not None:
+        have = getattr(config, "num_hidden_layers", None)
+        if not isinstance(have, int):
+            raise UserError(f"the student in {path} does not say how many layers it has; drop --layers")
+        if not 1 <= layers <= have:
+            raise UserError(f"--layers {layers}: the student in {path} has {have} layers (choose 1..{have})")
+        shape["num_hidden_layers"] = layers
     tok = load_tokenizer(path)
     id2label = {i: name for i, name in enumerate(labels)}
     label2id = {name: i for i, name in enumerate(labels)}
@@ -100,7 +110,7 @@ def load_student(student: str | os.PathLike | None, labels: list[str]):
         with _quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
                 str(path), num_labels=len(labels), id2label=id2label, label2id=label2id,
-                ignore_mismatched_sizes=True, local_files_only=True,
+                ignore_mismatched_sizes=True, local_files_only=True, **shape,
             )
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"cannot load the student model from {path}: {exc}") from None

@@ -93,6 +93,7 @@ def _label_args(cfg: dict, run: Path) -> list[str]:
 def _train_args(cfg: dict, run: Path) -> list[str]:
     args = ["--labels", str(run / "labels.jsonl"), "--out", str(run)]
     _opt(args, "--student", cfg["student"]["model"])
+    _opt(args, "--layers", cfg["student"]["layers"])
     for key, value in cfg["training"].items():
         _opt(args, "--" + key.replace("_", "-"), value)
     return args

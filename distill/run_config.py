@@ -8,6 +8,7 @@ maps each section to its keys, their types and defaults.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ SCHEMA: dict[str, Any] = {
     },
     "student": {
         "model": ("path", None),
+        "layers": ("int", None),
     },
     "training": {
         "temperature": ("float", None),
@@ -172,11 +174,33 @@ def _check_required_and_combinations(cfg: dict) -> None:
         raise UserError(f"config: training.alpha must be in [0, 1], got {tr['alpha']}")
     if tr["threshold"] is not None and not 0 <= tr["threshold"] < 1:
         raise UserError(f"config: training.threshold must be in [0, 1), got {tr['threshold']}")
-    for key in ("teacher.batch_size", "teacher.concurrency", "bench.n", "bench.teacher_n"):
+    for key in ("teacher.batch_size", "teacher.concurrency", "bench.n", "bench.teacher_n", "student.layers"):
         if _get(cfg, key) is not None and _get(cfg, key) < 1:
             raise UserError(f"config: {key} must be at least 1")
+    _check_student_layers(cfg["student"])
     if cfg["gold"]["path"] is None and cfg["gold"]["label_column"]:
         raise UserError("config: gold.label_column needs gold.path")
+
+
+def _check_student_layers(student: dict) -> None:
+    """student.layers must not exceed the student's own layer count (read from its config.json)."""
+    if student["layers"] is None:
+        return
+    if student["model"] is None:
+        from distill.defaults import default_student_dir
+
+        try:
+            model = default_student_dir()
+        except UserError:
+            return  # the train stage reports the missing default student
+    else:
+        model = Path(student["model"])
+    try:
+        have = json.loads((Path(model) / "config.json").read_text(encoding="utf-8")).get("num_hidden_layers")
+    except (OSError, ValueError):
+        return  # not a model directory: the train stage says so
+    if isinstance(have, int) and student["layers"] > have:
+        raise UserError(f"config: student.layers is {student['layers']} but the student has {have} layers")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:

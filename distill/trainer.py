@@ -397,7 +397,7 @@ def train_student(
             raise UserError(f"--gold-dev {gold_dev} has no gold label column (pass --label-column)")
     prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
     set_seed(config.seed)
-    model, tok, student_path = load_student(student, names)
+    model, tok, student_path = load_student(student, names, layers=config.layers)
 
     train_texts = [rows.texts[i] for i in prep.train_idx]
     train_ds = EncodedDataset(

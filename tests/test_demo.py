@@ -66,4 +66,4 @@ def test_demo_config_is_valid(tmp_path):
     build_pool(train, pool, 20)
     cfg = parse_config(demo_config(tmp_path / "run", pool, dev), tmp_path)
     assert cfg["training"]["threshold"] == 0.6 and cfg["teacher"]["calibrate"] == "content-free"
-    assert cfg["export"]["target"] == "auto" and cfg["bench"]["enabled"]
+    assert cfg["export"]["target"] == "auto" and cfg["bench"]["enabled"] and cfg["student"]["layers"] == 4

@@ -96,7 +96,7 @@ def test_student_not_an_encoder(sst2_small, tmp_path, capsys, kind):
 
 
 @pytest.mark.parametrize("flag,value", [("--alpha", "1.5"), ("--temperature", "0"), ("--threshold", "1"),
-                                        ("--max-length", "4")])
+                                        ("--max-length", "4"), ("--layers", "0"), ("--layers", "7")])
 def test_bad_option_values(sst2_small, tmp_path, capsys, flag, value):
     code, _, err = run_cli(["distill", "train", "--labels", str(sst2_small / "run" / "labels.jsonl"), "--out",
                             str(tmp_path / "out"), flag, value], capsys)
@@ -119,6 +119,26 @@ def test_exit_code_through_the_console_script(tmp_path):
                        capture_output=True, text=True, env=env, timeout=120)
     assert p.returncode == 2
     assert p.stderr.strip().count("\n") == 0 and p.stderr.startswith("error: ") and "empty" in p.stderr
+
+
+def test_layers_keeps_the_bottom_layers(sst2_small, tmp_path, capsys):
+    """--layers 2: the saved student is a 2-layer BERT whose layers started from the base's first two."""
+    from safetensors.numpy import load_file
+
+    from distill.defaults import default_student_dir
+
+    out = tmp_path / "run"
+    code, _, err = run_cli(["distill", "train", "--labels", str(sst2_small / "run" / "labels.jsonl"), "--out",
+                            str(out), "--layers", "2", "--max-steps", "2", "--max-length", "32", "--lr", "1e-9",
+                            "--quiet"], capsys)
+    assert code == 0, err
+    assert json.loads((out / "student" / "config.json").read_text())["num_hidden_layers"] == 2
+    assert json.loads((out / "train.json").read_text())["config"]["layers"] == 2
+    saved = load_file(str(out / "student" / "model.safetensors"))
+    base = load_file(str(default_student_dir() / "model.safetensors"))
+    assert not any(".layer.2." in k for k in saved) and any(".layer.1." in k for k in saved)
+    key = "encoder.layer.1.output.dense.weight"  # lr 1e-9 for 2 steps: still the base's layer 1
+    assert abs(saved["bert." + key] - base[key]).max() < 1e-5
 
 
 # ----------------------------------------------------------------------------------- happy path

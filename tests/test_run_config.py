@@ -68,6 +68,8 @@ def test_overrides_win(tmp_path, base_config):
     (lambda c: c.update(teacher={"shots": 4}), "shots needs teacher.shots_file"),
     (lambda c: c.update(teacher={"server_model": "llama3"}), "server_model needs teacher.model"),
     (lambda c: c.update(data=["not", "a", "mapping"]), "data: expected a mapping"),
+    (lambda c: c.update(student={"layers": 0}), "student.layers must be at least 1"),
+    (lambda c: c.update(student={"layers": 7}), "student.layers is 7 but the student has 6 layers"),
 ])
 def test_bad_configs(tmp_path, base_config, mutate, fragment):
     mutate(base_config)
