@@ -151,9 +151,10 @@ def teacher_prompt_options(path) -> dict:
     if not p.is_file():
         raise UserError(f"--teacher-prompt {p} not found (expected RUN_DIR/teacher.json from `advisor distill label`)")
     try:
-        prompt = json.loads(p.read_text(encoding="utf-8")).get("prompt")
+        data = json.loads(p.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise UserError(f"--teacher-prompt {p} is not valid JSON: {exc}") from None
+    prompt = data.get("prompt") if isinstance(data, dict) else None
     if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
         raise UserError(f"--teacher-prompt {p} has no prompt.template (is it RUN_DIR/teacher.json?)")
     from distill.prompts import TEMPLATES

@@ -144,6 +144,7 @@ def test_bench_bad_inputs(bundle_int8, tmp_path, capsys):
     assert code == 2 and "tokenizer.json was modified" in err
     bad = tmp_path / "teacher.json"
     for content, expect in (("{not json", "not valid JSON"), ('{"prompt": {}}', "no prompt.template"),
+                            ("[1, 2]", "no prompt.template"),
                             ('{"prompt": {"template": "sonnet"}}', "unknown template 'sonnet'"),
                             ('{"prompt": {"template": "field", "shots": [["x"]]}}', "[text, label] pairs")):
         bad.write_text(content)
