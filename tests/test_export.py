@@ -240,11 +240,15 @@ def test_bundle_loads_with_optimum(bundle_int8):
 
     from export.runtime import Bundle
 
+    import onnxruntime as ort
+
     texts = ["a gorgeous , witty , seductive movie .", "the plot is nothing but boilerplate clichés"]
     tok = AutoTokenizer.from_pretrained(bundle_int8)
     for file_name, variant in ((None, "int8"), ("model_fp32.onnx", "fp32")):
         kw = {"file_name": file_name} if file_name else {}
-        model = ORTModelForSequenceClassification.from_pretrained(bundle_int8, **kw)
+        opts = ort.SessionOptions()  # the bundle's session setting, as the device README shows it
+        opts.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
+        model = ORTModelForSequenceClassification.from_pretrained(bundle_int8, session_options=opts, **kw)
         assert model.config.id2label == {0: "negative", 1: "positive"}
         logits = model(**tok(texts, padding=True, return_tensors="pt")).logits
         logits = logits.numpy() if isinstance(logits, torch.Tensor) else np.asarray(logits)

@@ -88,6 +88,33 @@ def test_missing_file_and_not_a_bundle(bundle_int8, tmp_path):
         Bundle.load(b2)
 
 
+def test_session_settings_in_config(bundle_int8, tmp_path):
+    """config.json's onnx_bundle.session drives the onnxruntime session: a malformed list is refused
+    by name; with the setting the answers are those of a session that does not fuse
+    SkipLayerNormalization, without it (a bundle written before the setting) those of a default
+    session. The two differ for int8: dynamic quantisation amplifies the fused kernel's rounding."""
+    import onnxruntime as ort
+
+    b = _copy(bundle_int8, tmp_path)
+    cfg = json.loads((b / "config.json").read_text())
+    texts = ["a gorgeous , witty , seductive movie .", "dull and lifeless"]
+
+    def plain_session(disabled):
+        s = ort.InferenceSession(str(b / "model.onnx"), providers=["CPUExecutionProvider"],
+                                 disabled_optimizers=disabled)
+        return s.run(["logits"], Bundle.load(bundle_int8).encode(texts))[0]
+
+    assert np.abs(Bundle.load(bundle_int8).logits(texts) - plain_session(["SkipLayerNormFusion"])).max() < 1e-6
+    for bad in ("SkipLayerNormFusion", [1, 2]):
+        cfg["onnx_bundle"]["session"] = {"disabled_optimizers": bad}
+        (b / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(BundleError, match="session.disabled_optimizers must be a list of names"):
+            Bundle.load(b, check=False)
+    del cfg["onnx_bundle"]["session"]
+    (b / "config.json").write_text(json.dumps(cfg))
+    assert np.abs(Bundle.load(b, check=False).logits(texts) - plain_session([])).max() < 1e-6
+
+
 def test_predict_shapes_order_and_batching(bundle_int8):
     b = Bundle.load(bundle_int8)
     assert b.labels == ["negative", "positive"] and b.variant == "int8"
