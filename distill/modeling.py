@@ -37,6 +37,20 @@ def resolve_student_dir(student: str | os.PathLike | None) -> Path:
     return path
 
 
+# How encoder configs name their layer count (DistilBERT: n_layers; most others: num_hidden_layers).
+LAYER_COUNT_KEYS = ("num_hidden_layers", "n_layers", "num_layers", "n_layer")
+
+
+def layer_count(config) -> int | None:
+    """The transformer layer count of a config object or a parsed config.json dict (None if absent)."""
+    get = config.get if isinstance(config, dict) else (lambda k: getattr(config, k, None))
+    for key in LAYER_COUNT_KEYS:
+        value = get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
 def check_encoder(path: Path):
     """Load the config of ``path`` and make sure it is an encoder that can take a sequence-classification
     head (BERT, RoBERTa, DistilBERT, DeBERTa, ELECTRA, XLM-R, ModernBERT, ...). Returns the config."""
@@ -97,8 +111,8 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
     config = check_encoder(path)
     shape = {}
     if layers is not None:
-        have = getattr(config, "num_hidden_layers", None)
-        if not isinstance(have, int):
+        have = layer_count(config)
+        if have is None:
             raise UserError(f"the student in {path} does not say how many layers it has; drop --layers")
         if not 1 <= layers <= have:
             raise UserError(f"--layers {layers}: the student in {path} has {have} layers (choose 1..{have})")

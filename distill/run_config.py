@@ -183,7 +183,10 @@ def _check_required_and_combinations(cfg: dict) -> None:
 
 
 def _check_student_layers(student: dict) -> None:
-    """student.layers must not exceed the student's own layer count (read from its config.json)."""
+    """student.layers must not exceed the student's own layer count (read from its config.json, so a
+    bad value fails before the labelling stage runs, not after it)."""
+    from distill.modeling import layer_count
+
     if student["layers"] is None:
         return
     if student["model"] is None:
@@ -196,10 +199,10 @@ def _check_student_layers(student: dict) -> None:
     else:
         model = Path(student["model"])
     try:
-        have = json.loads((Path(model) / "config.json").read_text(encoding="utf-8")).get("num_hidden_layers")
+        have = layer_count(json.loads((Path(model) / "config.json").read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return  # not a model directory: the train stage says so
-    if isinstance(have, int) and student["layers"] > have:
+    if have is not None and student["layers"] > have:
         raise UserError(f"config: student.layers is {student['layers']} but the student has {have} layers")
 
 

@@ -102,3 +102,27 @@ def test_cli_fails_before_any_work(tmp_path, base_config, mutate):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: config"), proc.stderr
     assert not (tmp_path / "run").exists(), "no work may start on a bad config"
+
+
+def test_student_layers_checked_against_distilbert_style_config(tmp_path, base_config):
+    """DistilBERT names its layer count n_layers: the up-front check must read it too."""
+    student = tmp_path / "distil"
+    student.mkdir()
+    (student / "config.json").write_text('{"model_type": "distilbert", "n_layers": 3, "dim": 64}')
+    base_config["student"] = {"model": str(student), "layers": 4}
+    with pytest.raises(UserError, match="student.layers is 4 but the student has 3 layers"):
+        load_config(write(tmp_path, base_config))
+    base_config["student"]["layers"] = 3
+    assert load_config(write(tmp_path, base_config))["student"]["layers"] == 3
+
+
+def test_layer_count_reads_every_naming():
+    from types import SimpleNamespace
+
+    from distill.modeling import layer_count
+
+    assert layer_count({"num_hidden_layers": 6}) == 6
+    assert layer_count({"n_layers": 3}) == 3
+    assert layer_count(SimpleNamespace(num_layers=12)) == 12
+    assert layer_count({"hidden_size": 384}) is None
+    assert layer_count({"n_layers": True}) is None  # a bool is not a count
