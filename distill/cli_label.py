@@ -21,7 +21,8 @@ def _echo(msg: str) -> None:
               help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam).")
 @click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
 @click.option("--teacher", default=None,
-              help="HF model dir, .gguf file, or OpenAI-compatible URL http(s)://host:port/v1. Default: embedded SmolLM2-135M-Instruct GGUF.")
+              help="HF model dir, .gguf file, or OpenAI-compatible URL http(s)://host:port/v1. Default: embedded "
+                   "SmolLM2-135M-Instruct GGUF. A trained student directory (RUN_DIR/student) makes it two-stage distillation.")
 @click.option("--text-column", default=None, help="Column with the text (default: text/sentence/... or the only column).")
 @click.option("--label-column", default=None, help="Gold label column, used only for evaluation ('none' to ignore).")
 @click.option("--format", "fmt", default=None, help="Input format when the suffix does not tell: csv, tsv, jsonl, txt, dataset.")
@@ -85,9 +86,16 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
     if shots_file and shots is None:
         shots = 4
     from distill.teachers import is_server_spec
+    from distill.teachers.classifier import is_classifier_dir
 
     if server_model and not is_server_spec(teacher):
         raise UserError("--server-model needs --teacher to be an http(s):// server URL")
+    if is_classifier_dir(teacher):
+        used = [flag for flag, on in (("--template", template), ("--select-prompt", select_prompt), ("--shots", shots),
+                                      ("--calibrate", calibrate not in (None, "none"))) if on]
+        if used:
+            raise UserError(f"{', '.join(used)}: the teacher {teacher} is an encoder classifier, which takes no "
+                            f"prompt; these options apply to GPT teachers")
     labelset = LabelSet.from_spec(labels_spec)
     data = load_texts(data_path, text_column=text_column, label_column=label_column, labelset=labelset, fmt=fmt,
                       limit=limit, sample=sample, seed=seed, split=split)
@@ -115,7 +123,7 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
                      server_model=server_model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
                      max_retries=max_retries, template=template, shots=shot_list)
     cfg = LabelingConfig(template=template, select_prompt=select_prompt, candidates=cand, dev_size=dev_size, shots=tuple(shot_list),
-                         calibrate=calibrate or ("auto" if select_prompt else "none"), chunk_size=max(batch_size * 4, 32) if t.kind == "local" else max(concurrency * 8, 32),
+                         calibrate=calibrate or ("auto" if select_prompt else "none"), chunk_size=max(batch_size * 4, 32) if t.kind in ("local", "classifier") else max(concurrency * 8, 32),
                          seed=seed, progress=not quiet)
     try:
         res = label_dataset(data, labelset, t, out, cfg, dev=dev, echo=_echo)
@@ -125,7 +133,8 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
                f"{res.n_scored} scored now) -> {out / 'labels.jsonl'}")
     rep = res.report
     s = rep.get("sources", {})
-    click.echo(f"template {res.template}, calibration {res.calibration['method']}; sources: scored {s.get('scored', 0)}, "
+    prompt = "no prompt (classifier teacher)" if t.kind == "classifier" else f"template {res.template}"
+    click.echo(f"{prompt}, calibration {res.calibration['method']}; sources: scored {s.get('scored', 0)}, "
                f"parsed {s.get('parsed', 0)}, abstained {s.get('abstained', 0)}; mean confidence "
                f"{(rep.get('mean_confidence') or 0):.3f}")
     if rep.get("gold"):

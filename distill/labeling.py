@@ -195,8 +195,11 @@ def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_d
                 dev = TextDataset([data.texts[i] for i in idx], [data.gold[i] for i in idx], [data.ids[i] for i in idx])
                 dev_ids = list(dev.ids)
             selection = select_prompt(teacher, cache, labelset, dev, cfg, echo)
-        echo(f"teacher {teacher.kind} {teacher.fingerprint}, template {teacher.prompt.template}, "
-             f"{len(cfg.shots)} shots, calibration {cfg.calibrate}")
+        if teacher.kind == "classifier":
+            echo(f"teacher classifier {teacher.fingerprint} (an encoder classifier: no prompt)")
+        else:
+            echo(f"teacher {teacher.kind} {teacher.fingerprint}, template {teacher.prompt.template}, "
+                 f"{len(cfg.shots)} shots, calibration {cfg.calibrate}")
         got, n_cached, n_scored = score_through_cache(teacher, cache, data.texts, cfg.chunk_size, cfg.progress)
         uniq = {text_hash(t) for t in data.texts}
         scored_raw = [got[h].probs for h in uniq if got[h].source == "scored"]

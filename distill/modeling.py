@@ -26,6 +26,11 @@ def _quiet_transformers():
         hf_logging.set_verbosity(old)
 
 
+def _first_line(exc: Exception) -> str:
+    msg = str(exc).strip().splitlines()
+    return (msg[0] if msg else type(exc).__name__)[:300]
+
+
 def resolve_student_dir(student: str | os.PathLike | None) -> Path:
     from distill.defaults import default_student_dir
 
@@ -124,10 +129,10 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
         with _quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(
                 str(path), num_labels=len(labels), id2label=id2label, label2id=label2id,
-                ignore_mismatched_sizes=True, local_files_only=True, **shape,
+                ignore_mismatched_sizes=True, local_files_only=True, use_safetensors=True, **shape,
             )
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"cannot load the student model from {path}: {exc}") from None
+        raise UserError(f"cannot load the student model from {path}: {_first_line(exc)}") from None
     model.config.problem_type = "single_label_classification"
     return model, tok, path
 
@@ -140,8 +145,12 @@ def load_trained_student(path: str | os.PathLike):
     if not (path / "config.json").is_file():
         raise UserError(f"no trained student in {path} (run `advisor distill train` first)")
     tok = load_tokenizer(path)
-    with _quiet_transformers():
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True)
+    try:
+        with _quiet_transformers():
+            model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True,
+                                                                       use_safetensors=True)
+    except Exception as exc:  # noqa: BLE001
+        raise UserError(f"cannot load the classifier in {path}: {_first_line(exc)}") from None
     model.eval()
     return model, tok
 

@@ -1,8 +1,9 @@
 """Teachers: ``load_teacher(spec, labelset, **options)``.
 
-``spec`` is None (the embedded SmolLM2-135M-Instruct GGUF), a Hugging Face model directory, a
-``.gguf`` file, or an OpenAI-compatible server URL ``http(s)://host:port/v1`` (with
-``server_model=...``).
+``spec`` is None (the embedded SmolLM2-135M-Instruct GGUF), a Hugging Face causal-LM directory, a
+``.gguf`` file, an OpenAI-compatible server URL ``http(s)://host:port/v1`` (with
+``server_model=...``), or a fine-tuned encoder classifier directory (a trained student: two-stage
+distillation, see ``distill.teachers.classifier``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ def load_teacher(spec: str | None, labelset: LabelSet, **options) -> Teacher:
         from distill.teachers.server import ServerTeacher
 
         return ServerTeacher(str(spec), labelset, **options)
+    from distill.teachers.classifier import ClassifierTeacher, is_classifier_dir
+
+    if is_classifier_dir(spec):
+        return ClassifierTeacher(spec, labelset, **options)
     from distill.teachers.local import LocalTeacher
 
     return LocalTeacher(spec, labelset, **options)

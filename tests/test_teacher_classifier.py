@@ -1,0 +1,112 @@
+"""A trained encoder classifier as the teacher (two-stage distillation): it scores texts in the
+label set's order, is refused when its labels differ or its weights are not safetensors, and the
+label command rejects the prompt options it cannot use before writing anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from advisor.cli import main
+from advisor.errors import UserError
+from distill.labelset import LabelSet
+
+TEXTS = ["a gorgeous , witty , seductive movie .", "the worst film of the year .", "it 's a film .",
+         "an utterly charming and hilarious film", "dull , lifeless and far too long"]
+
+
+def make_classifier(path: Path, labels: list[str]) -> Path:
+    """A 1-layer all-MiniLM-L6-v2 classifier with an untrained head, saved like a trained student."""
+    from distill.modeling import load_student, save_student
+
+    model, tok, _ = load_student(None, labels, layers=1)
+    model.eval()
+    return save_student(model, tok, path, card="test classifier\n", max_length=32)
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory) -> Path:
+    return make_classifier(tmp_path_factory.mktemp("cls") / "student", ["negative", "positive"])
+
+
+def run_cli(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_loads_as_classifier_teacher_and_matches_the_model(classifier):
+    from distill.modeling import load_trained_student, predict_proba
+    from distill.teachers import load_teacher
+
+    t = load_teacher(str(classifier), LabelSet.from_spec("sst2"), batch_size=2)
+    assert t.kind == "classifier" and t.max_length == 32
+    assert t.describe()["layers"] == 1
+    got = t.predict_proba(TEXTS)
+    model, tok = load_trained_student(classifier)
+    want = predict_proba(model, tok, TEXTS, max_length=32)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got.sum(1), 1.0, atol=1e-6)
+
+
+def test_columns_follow_the_label_set_not_the_model(tmp_path, classifier):
+    from distill.teachers import load_teacher
+
+    swapped = make_classifier(tmp_path / "swapped", ["positive", "negative"])
+    t = load_teacher(str(swapped), LabelSet.from_spec("sst2"))
+    from distill.modeling import load_trained_student, predict_proba
+
+    model, tok = load_trained_student(swapped)
+    raw = predict_proba(model, tok, TEXTS, max_length=32)  # columns: positive, negative
+    np.testing.assert_allclose(t.predict_proba(TEXTS), raw[:, ::-1], atol=1e-6)
+
+
+def test_other_labels_are_refused(classifier):
+    from distill.teachers import load_teacher
+
+    with pytest.raises(UserError, match="predicts labels"):
+        load_teacher(str(classifier), LabelSet.from_spec("ag_news"))
+
+
+def test_pickled_weights_are_refused(tmp_path, classifier):
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file
+
+    d = tmp_path / "bin_only"
+    shutil.copytree(classifier, d)
+    torch.save(load_file(str(d / "model.safetensors")), d / "pytorch_model.bin")
+    (d / "model.safetensors").unlink()
+    from distill.teachers import load_teacher
+
+    with pytest.raises(UserError, match="cannot load the classifier"):
+        load_teacher(str(d), LabelSet.from_spec("sst2"))
+
+
+def test_label_cli_with_a_classifier_teacher(tmp_path, classifier, shared_data, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(["distill", "label", "--data", str(shared_data / "sst2" / "dev.tsv"), "--labels",
+                                 "sst2", "--out", str(out), "--teacher", str(classifier), "--limit", "12",
+                                 "--quiet"], capsys)
+    assert code in (0, None), err
+    assert "no prompt (classifier teacher)" in stdout
+    rows = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and all(r["source"] == "scored" for r in rows)
+    assert json.loads((out / "teacher.json").read_text())["teacher"]["kind"] == "classifier"
+
+
+@pytest.mark.parametrize("extra, flag", [(["--select-prompt"], "--select-prompt"), (["--template", "chat"], "--template"),
+                                         (["--calibrate", "content-free"], "--calibrate")])
+def test_prompt_options_are_refused_before_writing(tmp_path, classifier, shared_data, capsys, extra, flag):
+    out = tmp_path / "run"
+    code, _, err = run_cli(["distill", "label", "--data", str(shared_data / "sst2" / "dev.tsv"), "--labels", "sst2",
+                            "--out", str(out), "--teacher", str(classifier), "--limit", "4", *extra], capsys)
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and flag in lines[0], err
+    assert "encoder classifier" in lines[0]
+    assert not out.exists()
