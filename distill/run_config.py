@@ -39,7 +39,8 @@ SCHEMA: dict[str, Any] = {
         "dev": ("path", None),
         "shots": ("int", 0),
         "shots_file": ("path", None),
-        "calibrate": ("str", "content-free", ("none", "content-free", "pool-mean")),
+        # default: content-free for a GPT teacher, none for a classifier teacher (see below)
+        "calibrate": ("str", None, ("none", "content-free", "pool-mean")),
         "batch_size": ("int", 16),
         "concurrency": ("int", 4),
         "timeout": ("float", 60.0),
@@ -162,6 +163,7 @@ def _check_required_and_combinations(cfg: dict) -> None:
         if value is not None and not Path(value).exists():
             raise UserError(f"config: {key}: file not found: {value}")
     t, tr, ex, be = cfg["teacher"], cfg["training"], cfg["export"], cfg["bench"]
+    _check_teacher_kind(t)
     if t["select_prompt"] and not (t["dev"] or cfg["data"]["label_column"]):
         raise UserError("config: teacher.select_prompt needs gold labels: set teacher.dev or data.label_column")
     if t["shots"] and not t["shots_file"]:
@@ -180,6 +182,21 @@ def _check_required_and_combinations(cfg: dict) -> None:
     _check_student_layers(cfg["student"])
     if cfg["gold"]["path"] is None and cfg["gold"]["label_column"]:
         raise UserError("config: gold.label_column needs gold.path")
+
+
+def _check_teacher_kind(t: dict) -> None:
+    """A classifier teacher (a trained student: two-stage distillation) takes no prompt options;
+    calibration defaults to content-free for GPT teachers and to none for classifiers."""
+    from distill.teachers.classifier import is_classifier_dir
+
+    if not is_classifier_dir(t["model"]):
+        t["calibrate"] = t["calibrate"] or "content-free"
+        return
+    used = [k for k in ("template", "select_prompt", "shots", "calibrate") if t[k] not in (None, False, 0, "none")]
+    if used:
+        raise UserError(f"config: teacher.{used[0]}: teacher.model {t['model']} is an encoder classifier, "
+                        f"which takes no prompt")
+    t["calibrate"] = "none"
 
 
 def _check_student_layers(student: dict) -> None:

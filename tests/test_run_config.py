@@ -126,3 +126,17 @@ def test_layer_count_reads_every_naming():
     assert layer_count(SimpleNamespace(num_layers=12)) == 12
     assert layer_count({"hidden_size": 384}) is None
     assert layer_count({"n_layers": True}) is None  # a bool is not a count
+
+
+def test_classifier_teacher_takes_no_prompt_options(tmp_path, base_config):
+    """teacher.model = a trained student dir (two-stage distillation): calibration defaults to none,
+    and prompt options are refused up front."""
+    cls = tmp_path / "student"
+    cls.mkdir()
+    (cls / "config.json").write_text('{"model_type": "bert", "architectures": ["BertForSequenceClassification"]}')
+    base_config["teacher"] = {"model": str(cls)}
+    assert load_config(write(tmp_path, base_config))["teacher"]["calibrate"] == "none"
+    for bad in ({"calibrate": "content-free"}, {"template": "chat"}, {"select_prompt": True}):
+        base_config["teacher"] = {"model": str(cls), **bad}
+        with pytest.raises(UserError, match="encoder classifier"):
+            load_config(write(tmp_path, base_config))
