@@ -78,34 +78,12 @@ def _throughput(fn, texts: list[str], batch: int, min_seconds: float) -> dict:
     return {"texts_per_s": done / el, "batch_size": batch, "texts": done, "seconds": el}
 
 
-def _paired(fn_teacher, fn_student, texts: list[str], warmup: int) -> dict:
-    """Teacher and student on the same texts, one after the other per text, in one process.
-
-    On a VM whose speed drifts by tens of percent over minutes, two separate latency runs can
-    land in different phases of the drift; interleaving text by text exposes both models to the
-    same conditions, so their ratio is stable even when the absolute numbers are not. The student
-    runs each text once untimed first: the teacher's half a gigabyte of weights has just flushed
-    the CPU caches, which a device serving only the student would not see."""
-    for t in texts[:warmup]:
-        fn_teacher([t])
-        fn_student([t])
-    lt, ls = [], []
-    for t in texts:
-        fn_student([t])  # re-warm the caches after the teacher
-        t1 = time.perf_counter()
-        fn_student([t])
-        t2 = time.perf_counter()
-        fn_teacher([t])
-        t3 = time.perf_counter()
-        ls.append((t2 - t1) * 1000)
-        lt.append((t3 - t2) * 1000)
-    pt, ps = _percentiles(lt), _percentiles(ls)
-    return {"teacher_p50_ms": pt["p50_ms"], "student_p50_ms": ps["p50_ms"], "n": len(texts),
-            "ratio_p50": pt["p50_ms"] / ps["p50_ms"]}
-
-
-def _load(kind: str, job: dict, threads: int | None, out: dict):
-    """Import and load one model; returns its predict function (a batch of texts -> probabilities)."""
+def main() -> None:
+    job = json.loads(open(sys.argv[1], encoding="utf-8").read())
+    texts: list[str] = job["texts"]
+    mode, kind = job["mode"], job["kind"]  # mode: latency|throughput; kind: onnx|torch|teacher
+    threads = 1 if mode == "latency" else None
+    out: dict = {"kind": kind, "mode": mode}
     t_imp = time.perf_counter()
     if kind == "onnx":
         sys.path.insert(0, job["bundle"])
@@ -155,22 +133,6 @@ def _load(kind: str, job: dict, threads: int | None, out: dict):
         fn = teacher.predict_proba
     else:
         raise SystemExit(f"unknown kind {kind}")
-    return fn
-
-
-def main() -> None:
-    job = json.loads(open(sys.argv[1], encoding="utf-8").read())
-    texts: list[str] = job["texts"]
-    mode, kind = job["mode"], job["kind"]  # mode: latency|throughput|paired; kind: onnx|torch|teacher
-    threads = None if mode == "throughput" else 1
-    out: dict = {"kind": kind, "mode": mode}
-    if mode == "paired":  # kind teacher, plus the bundle's onnx variant
-        fn_teacher = _load("teacher", job, threads, out)
-        fn_student = _load("onnx", job, threads, {})
-        out["paired"] = _paired(fn_teacher, fn_student, texts, int(job.get("warmup", 2)))
-        print(json.dumps(out))
-        return
-    fn = _load(kind, job, threads, out)
     if mode == "latency":
         out["latency"] = _latency(fn, texts, int(job.get("warmup", 5)))
     else:

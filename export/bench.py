@@ -83,7 +83,7 @@ def _run_worker(job: dict, timeout: float = 1800) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"{job['kind']} {job['mode']} benchmark failed: {err}")
+        raise RuntimeError(f"{job['kind']} {job['mode']} worker failed: {err}")
     return json.loads(lines[-1])
 
 
@@ -186,7 +186,6 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
     out_dir = Path(out) if out else bundle / "bench"
 
     results: dict[str, dict] = {}
-    paired: dict | None = None  # teacher vs student timed text by text in one process
     sizes: dict[str, int] = {}
     notes: list[str] = []
     variants = sorted(set(info["models"].values()), key=lambda v: v != "int8")  # int8 first
@@ -196,8 +195,7 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         results[f"onnx_{v}"] = _measure("onnx", texts, {"bundle": str(bundle.resolve()), "variant": v})
         results[f"onnx_{v}"]["size_mb"] = (bundle / fname).stat().st_size / 1e6
 
-    # absolute paths: the workers run in a scratch directory
-    student = Path(student_dir).resolve() if student_dir else Path(info.get("student", {}).get("path", ""))
+    student = Path(student_dir) if student_dir else Path(info.get("student", {}).get("path", ""))
     if not no_pytorch:
         if student_dir and not (student / "config.json").is_file():
             raise UserError(f"--student {student} is not a model directory")
@@ -213,8 +211,6 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
     if not no_teacher:
         labelset = info.get("labelset") or {"labels": [{"name": x} for x in info["labels"]]}
         spec = None if teacher_spec in (None, "", "default") else teacher_spec
-        if spec and "://" not in spec and Path(spec).exists():
-            spec = str(Path(spec).resolve())
         t_texts = texts[:n_teacher]
         echo(f"bench: teacher {spec or '(embedded default)'} ({len(t_texts)} texts)...")
         try:
@@ -229,12 +225,8 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
             r["size_mb"] = (sp.stat().st_size if sp.is_file() else
                             sum(f.stat().st_size for f in sp.rglob("*") if f.is_file()) if sp.is_dir() else 0) / 1e6 or None
             r["prompt"] = {"template": prompt_opts.get("template", "default"), "shots": len(prompt_opts.get("shots", []))}
-            echo(f"bench: teacher and ONNX {variants[0]} interleaved, text by text ({len(t_texts)} texts)...")
-            paired = _run_worker({"kind": "teacher", "mode": "paired", "texts": t_texts, "spec": spec,
-                                  "labelset": labelset, "repo": str(REPO), "warmup": 2, "prompt": prompt_opts,
-                                  "bundle": str(bundle.resolve()), "variant": variants[0]})["paired"]
             results["teacher"] = r
-        except UserError as exc:
+        except (RuntimeError, UserError) as exc:
             if teacher_spec:
                 raise UserError(f"teacher benchmark failed: {exc}") from None
             notes.append(f"teacher skipped: {exc}")
@@ -266,10 +258,6 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         tc = results["teacher"]["cpu_p50_ms"] / base["cpu_p50_ms"]
         checks["teacher_over_student_cpu_p50"] = {"value": tc, "target": f">= {TARGETS['teacher_over_student_p50_min']}",
                                                   "ok": tc >= TARGETS["teacher_over_student_p50_min"]}
-        ti = paired["ratio_p50"]
-        checks["teacher_over_student_p50_interleaved"] = {
-            "value": ti, "target": f">= {TARGETS['teacher_over_student_p50_min']}",
-            "ok": ti >= TARGETS["teacher_over_student_p50_min"]}
     report = {
         "bundle": str(bundle.resolve()),
         "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -279,12 +267,9 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         "method": {"latency": "batch 1, 1 thread, end-to-end predict (tokenise+model+softmax), 5 warm-up texts; "
                               "p*_ms wall clock, cpu_p*_ms CPU time of the calling thread",
                    "throughput": f"batch 32 (texts sorted by length), all {os.cpu_count()} cores, >= 1 s",
-                   "memory": "peak RSS (VmHWM on Linux; ru_maxrss elsewhere) of a fresh process that imports, loads and runs batch 1",
-                   "interleaved": "teacher and the baseline ONNX model in one process, batch 1, 1 thread, timed text by "
-                                  "text one after the other (the ratio holds when the machine's speed drifts)"},
+                   "memory": "peak RSS (VmHWM on Linux; ru_maxrss elsewhere) of a fresh process that imports, loads and runs batch 1"},
         "baseline": base_name,
         "results": results,
-        "interleaved": paired,
         "ratios": ratios,
         "checks": checks,
         "notes": notes,
@@ -304,9 +289,6 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         echo(f"warning: load average {load[0]:.1f} on {os.cpu_count()} cores: wall-clock latencies are inflated; "
              f"'cpu p50' (CPU time of the one inference thread) approximates a quiet machine")
     echo("ratios: " + ", ".join(f"{k} {v:.1f}x" for k, v in ratios.items()))
-    if paired:
-        echo(f"interleaved (same texts, one process): teacher {paired['teacher_p50_ms']:.1f} ms / {base_name} "
-             f"{paired['student_p50_ms']:.2f} ms = {paired['ratio_p50']:.1f}x")
     for k, c in checks.items():
         val = f"{c['value']:.2f}" if isinstance(c["value"], float) else str(c["value"])
         echo(f"check {k}: {val} (target {c['target']}) {'ok' if c['ok'] else 'MISSED'}")
