@@ -131,7 +131,12 @@ def teacher_from_run(run_dir: Path, labelset):
 
     options: dict = {"template": meta.get("template") or prompt.get("template"),
                      "shots": tuple(Shot(str(a), str(b)) for a, b in prompt.get("shots") or ())}
-    if t.get("kind") == "local":
+    if t.get("kind") == "classifier":  # a trained student (two-stage distillation)
+        spec = t.get("model")
+        options = {"batch_size": int(t.get("batch_size") or 64)}
+        if not spec or not Path(spec).exists():
+            return None
+    elif t.get("kind") == "local":
         spec = t.get("model")
         options.update(dtype=t.get("dtype") or "auto", batch_size=int(t.get("batch_size") or 16),
                        trust_remote_code=bool(t.get("trust_remote_code")))
@@ -260,7 +265,9 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     if p_t is not None:
         preds["teacher"] = pr_t
         probs_all["teacher"] = p_t
-        tinfo = json.loads(teacher_json.read_text()) if teacher_json.is_file() else {}
+        # size and kind describe the run's own teacher: not known for a --teacher-labels file
+        # (in two-stage distillation that file is the GPT's, the run's teacher a classifier)
+        tinfo = json.loads(teacher_json.read_text()) if teacher_json.is_file() and teacher_labels is None else {}
         size = None
         inner = tinfo.get("teacher") if isinstance(tinfo.get("teacher"), dict) else {}
         for k in ("model", "model_path", "path"):
@@ -268,13 +275,15 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
             if isinstance(v, str) and Path(v).exists():
                 size = _dir_size_mb(Path(v))
                 break
-        systems["teacher"] = {"texts_per_second": t_info.get("texts_per_second"), "size_mb": size}
+        systems["teacher"] = {"texts_per_second": t_info.get("texts_per_second"), "size_mb": size,
+                              "kind": inner.get("kind")}
 
     # cheap peer on the same teacher labels the student was trained on
     train_info = json.loads((run_dir / "train.json").read_text()) if (run_dir / "train.json").is_file() else {}
     labels_file = Path(train_info.get("labels_file") or run_dir / "labels.jsonl")
-    if labels_file.is_file():
-        rows = read_labels(labels_file, labelset=ls)
+    rows = read_labels(labels_file, labelset=ls) if labels_file.is_file() else None
+    # a classifier needs two classes: a teacher that gave every text the same label leaves no peer
+    if rows is not None and len({x for x in rows.teacher if x is not None}) >= 2:
         t0 = time.perf_counter()
         pipe = tfidf_peer(rows.texts, rows.teacher, len(names), seed=0)
         fit_s = time.perf_counter() - t0

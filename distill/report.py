@@ -100,7 +100,9 @@ def build_model_card(summary: dict, teacher: dict | None, evaluation: dict | Non
 def comparison_table(ev: dict) -> list[str]:
     systems = ev["systems"]
     order = [s for s in ("teacher", "student", "tfidf_lr") if s in systems]
-    names = {"teacher": "teacher (GPT)", "student": "student (BERT)", "tfidf_lr": "TF-IDF + LR"}
+    kind = systems.get("teacher", {}).get("kind")
+    names = {"teacher": "teacher (classifier)" if kind == "classifier" else "teacher (GPT)",
+             "student": "student (BERT)", "tfidf_lr": "TF-IDF + LR"}
     out = [
         "| system | accuracy | macro-F1 | agreement with teacher | retention | ECE | texts/s | size (MB) |",
         "|---|---|---|---|---|---|---|---|",

@@ -83,7 +83,7 @@ def _run_worker(job: dict, timeout: float = 1800) -> dict:
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         err = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"{job['kind']} {job['mode']} worker failed: {err}")
+        raise UserError(f"{job['kind']} {job['mode']} benchmark failed: {err}")
     return json.loads(lines[-1])
 
 
@@ -195,7 +195,8 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         results[f"onnx_{v}"] = _measure("onnx", texts, {"bundle": str(bundle.resolve()), "variant": v})
         results[f"onnx_{v}"]["size_mb"] = (bundle / fname).stat().st_size / 1e6
 
-    student = Path(student_dir) if student_dir else Path(info.get("student", {}).get("path", ""))
+    # absolute paths: the workers run in a scratch directory
+    student = Path(student_dir).resolve() if student_dir else Path(info.get("student", {}).get("path", ""))
     if not no_pytorch:
         if student_dir and not (student / "config.json").is_file():
             raise UserError(f"--student {student} is not a model directory")
@@ -211,6 +212,8 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
     if not no_teacher:
         labelset = info.get("labelset") or {"labels": [{"name": x} for x in info["labels"]]}
         spec = None if teacher_spec in (None, "", "default") else teacher_spec
+        if spec and "://" not in spec and Path(spec).exists():
+            spec = str(Path(spec).resolve())
         t_texts = texts[:n_teacher]
         echo(f"bench: teacher {spec or '(embedded default)'} ({len(t_texts)} texts)...")
         try:
@@ -226,7 +229,7 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
                             sum(f.stat().st_size for f in sp.rglob("*") if f.is_file()) if sp.is_dir() else 0) / 1e6 or None
             r["prompt"] = {"template": prompt_opts.get("template", "default"), "shots": len(prompt_opts.get("shots", []))}
             results["teacher"] = r
-        except (RuntimeError, UserError) as exc:
+        except UserError as exc:
             if teacher_spec:
                 raise UserError(f"teacher benchmark failed: {exc}") from None
             notes.append(f"teacher skipped: {exc}")

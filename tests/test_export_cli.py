@@ -110,12 +110,13 @@ def test_predict_bad_inputs(case, bundle_int8, tmp_path, capsys):
     assert out == ""
 
 
-def test_bench_small(bundle_int8, student_dir, tmp_path):
+def test_bench_small(bundle_int8, student_dir, tmp_path, monkeypatch):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(read_sst2("dev", 30)[0]) + "\n")
     out = tmp_path / "bench"
+    monkeypatch.chdir(student_dir.parent)  # a relative --student must work (the workers run elsewhere)
     res = run_cli(["export", "bench", str(bundle_int8), "--texts", str(texts), "--n", "30", "--no-teacher",
-                   "--student", str(student_dir), "--out", str(out)])
+                   "--student", student_dir.name, "--out", str(out)])
     assert res.exit_code == 0, res.output
     report = json.loads((out / "bench.json").read_text())
     assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

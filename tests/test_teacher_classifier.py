@@ -110,3 +110,33 @@ def test_prompt_options_are_refused_before_writing(tmp_path, classifier, shared_
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and flag in lines[0], err
     assert "encoder classifier" in lines[0]
     assert not out.exists()
+
+
+def test_two_stage_run_trains_and_evaluates(tmp_path, classifier, shared_data, capsys):
+    """label with the classifier -> train a smaller student -> evaluate: the teacher row is the
+    classifier re-run from teacher.json, or the GPT's labels when --teacher-labels is given."""
+    run, dev = tmp_path / "run", str(shared_data / "sst2" / "dev.tsv")
+    code, _, err = run_cli(["distill", "label", "--data", str(shared_data / "sst2" / "train.tsv"), "--labels", "sst2",
+                            "--out", str(run), "--teacher", str(classifier), "--limit", "64", "--quiet"], capsys)
+    assert code in (0, None), err
+    code, _, err = run_cli(["distill", "train", "--labels", str(run / "labels.jsonl"), "--out", str(run), "--layers",
+                            "1", "--max-steps", "2", "--max-length", "32", "--quiet"], capsys)
+    assert code in (0, None), err
+    code, out, err = run_cli(["distill", "evaluate", str(run), "--gold", dev, "--limit", "24", "--quiet"], capsys)
+    assert code in (0, None), err
+    assert "| teacher (classifier) |" in out
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["systems"]["teacher"]["kind"] == "classifier" and m["systems"]["teacher"]["size_mb"] > 1
+    # the GPT's labels of the gold file instead: no size or kind borrowed from the run's classifier
+    gpt = tmp_path / "gpt.jsonl"
+    from distill.data import load_texts
+
+    gold = load_texts(dev, labelset=LabelSet.from_spec("sst2"), limit=24)
+    gpt.write_text("".join(json.dumps({"text": t, "probs": {"negative": 0.3, "positive": 0.7}, "label": "positive",
+                                       "source": "scored"}) + "\n" for t in gold.texts))
+    code, out, err = run_cli(["distill", "evaluate", str(run), "--gold", dev, "--limit", "24", "--teacher-labels",
+                              str(gpt), "--quiet"], capsys)
+    assert code in (0, None), err
+    assert "| teacher (GPT) |" in out
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["systems"]["teacher"]["size_mb"] is None and m["systems"]["teacher"]["kind"] is None
