@@ -267,8 +267,9 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "platform": platform.platform(),
                     "loadavg_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
         "texts": {"source": source, "n": len(texts), "n_teacher": min(n_teacher, len(texts))},
-        "method": {"latency": "batch 1, 1 thread, end-to-end predict (tokenise+model+softmax), 5 warm-up texts; "
-                              "p*_ms wall clock, cpu_p*_ms CPU time of the calling thread",
+        "method": {"latency": "batch 1, 1 thread, end-to-end predict (tokenise+model+softmax), 5 warm-up texts "
+                              "(teacher 2), 3 rounds over the texts, the round with the lowest p50 reported "
+                              "(round_p50s_ms lists all); p*_ms wall clock, cpu_p*_ms CPU time of the calling thread",
                    "throughput": f"batch 32 (texts sorted by length), all {os.cpu_count()} cores, >= 1 s",
                    "memory": "peak RSS (VmHWM on Linux; ru_maxrss elsewhere) of a fresh process that imports, loads and runs batch 1"},
         "baseline": base_name,

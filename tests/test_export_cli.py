@@ -199,3 +199,20 @@ def test_verify_bad_inputs(bundle_int8, tmp_path, capsys):
     assert code == 2 and "--max-drop" in err
     code, _, err = run_main(["export", "verify", str(bundle_int8), "--eval-data", str(tmp_path / "none.tsv")], capsys)
     assert code == 2 and "none.tsv" in err
+
+
+def test_latency_reports_the_fastest_round():
+    """Noise only adds time: of several rounds over the texts, the one with the lowest p50 counts."""
+    import time
+
+    from export._bench_worker import _latency
+
+    delays = iter([0.006] * 5 + [0.001] * 5 + [0.003] * 5)  # round 2 is the quiet one
+
+    def fn(batch):
+        time.sleep(next(delays))
+
+    r = _latency(fn, ["a", "b", "c", "d", "e"], warmup=0, rounds=3)
+    assert r["rounds"] == 3 and r["n"] == 5
+    assert min(r["round_p50s_ms"]) == r["p50_ms"] == r["round_p50s_ms"][1]
+    assert 1 <= r["p50_ms"] < 3 <= r["round_p50s_ms"][2] < 6 <= r["round_p50s_ms"][0]
