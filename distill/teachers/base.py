@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -114,3 +116,28 @@ def parsed_or_abstained(labelset: LabelSet, text: str | None) -> Scored:
     if name is None:
         return Scored(uniform(len(labelset)), "abstained", text)
     return Scored(one_hot(len(labelset), labelset.index(name)), "parsed", text)
+
+
+def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file (a GGUF teacher's identity)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk * 8)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def dir_digest(path: Path) -> str:
+    """Identity of a model directory: its small text files' bytes, the other files' names and sizes."""
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.is_file() and f.suffix in {".json", ".txt", ".model"}:
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        elif f.is_file():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}".encode())
+    return h.hexdigest()

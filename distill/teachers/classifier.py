@@ -19,7 +19,7 @@ from pathlib import Path
 
 from advisor.errors import UserError
 from distill.labelset import LabelSet
-from distill.teachers.base import Scored, Teacher
+from distill.teachers.base import Scored, Teacher, dir_digest
 
 
 def is_classifier_dir(spec: str | os.PathLike | None) -> bool:
@@ -43,7 +43,6 @@ class ClassifierTeacher(Teacher):
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
         from distill.modeling import load_trained_student
-        from distill.teachers.local import _dir_digest
 
         self.path = Path(path).expanduser()
         self.model, self.tokenizer = load_trained_student(self.path)
@@ -61,7 +60,7 @@ class ClassifierTeacher(Teacher):
         model_max = getattr(self.tokenizer, "model_max_length", None) or 512
         self.max_length = int(max_length or min(model_max, 512))
         self.fingerprint = hashlib.sha256(
-            f"classifier|{_dir_digest(self.path)}|{self.max_length}".encode()).hexdigest()[:16]
+            f"classifier|{dir_digest(self.path)}|{self.max_length}".encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
         from distill.modeling import layer_count

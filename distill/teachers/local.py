@@ -27,32 +27,9 @@ from advisor.errors import UserError
 from advisor.offline import force_offline
 from distill.labelset import LabelSet
 from distill.prompts import Calibrator, Prompt
-from distill.teachers.base import Scored, Teacher
+from distill.teachers.base import Scored, Teacher, dir_digest, file_digest
 
 DTYPES = ("auto", "float32", "bfloat16")
-
-
-def _file_digest(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk * 8)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
-
-
-def _dir_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(path.iterdir()):
-        if f.is_file() and f.suffix in {".json", ".txt", ".model"}:
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-        elif f.is_file():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}".encode())
-    return h.hexdigest()
 
 
 def resolve_model_path(spec: str | os.PathLike) -> tuple[Path, str | None]:
@@ -115,7 +92,7 @@ class LocalTeacher(Teacher):
             torch.set_num_threads(threads)
         self.torch = torch
         src = Path(self.model_dir) / self.gguf_file if self.gguf_file else Path(self.model_dir)
-        digest = _file_digest(src) if self.gguf_file else _dir_digest(src)
+        digest = file_digest(src) if self.gguf_file else dir_digest(src)
         load_dir, kw = self.model_dir, ({"gguf_file": self.gguf_file} if self.gguf_file else {})
         converted = _converted_dir(digest) if self.gguf_file else None
         if converted is not None and (converted / "done").is_file():
