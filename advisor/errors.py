@@ -5,6 +5,13 @@ from __future__ import annotations
 import click
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when the message is empty
+    (library errors often append pages of context that do not belong in a one-line error)."""
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class UserError(click.ClickException):
     """Bad input from the user (a file, a flag, a config value).
 

@@ -86,13 +86,13 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
     if shots_file and shots is None:
         shots = 4
     from distill.teachers import is_server_spec
-    from distill.teachers.classifier import is_classifier_dir
+    from distill.teachers.classifier import is_classifier_dir, prompt_options_set
 
     if server_model and not is_server_spec(teacher):
         raise UserError("--server-model needs --teacher to be an http(s):// server URL")
     if is_classifier_dir(teacher):
-        used = [flag for flag, on in (("--template", template), ("--select-prompt", select_prompt), ("--shots", shots),
-                                      ("--calibrate", calibrate not in (None, "none"))) if on]
+        used = ["--" + k.replace("_", "-") for k in prompt_options_set(template=template, select_prompt=select_prompt,
+                                                                         shots=shots, calibrate=calibrate)]
         if used:
             raise UserError(f"{', '.join(used)}: the teacher {teacher} is an encoder classifier, which takes no "
                             f"prompt; these options apply to GPT teachers")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from advisor.errors import UserError
+from advisor.errors import UserError, first_line
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 
@@ -219,8 +219,7 @@ class LabelSet:
 
                 obj = yaml.safe_load(text)
         except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserError(f"label file {path} could not be parsed: {first}") from None
+            raise UserError(f"label file {path} could not be parsed: {first_line(exc)}") from None
         return cls.from_dict(obj, source=str(path))
 
     @classmethod

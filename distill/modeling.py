@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from advisor.errors import UserError
+from advisor.errors import UserError, first_line
 from advisor.offline import force_offline
 
 force_offline()
@@ -24,11 +24,6 @@ def _quiet_transformers():
         yield
     finally:
         hf_logging.set_verbosity(old)
-
-
-def _first_line(exc: Exception) -> str:
-    msg = str(exc).strip().splitlines()
-    return (msg[0] if msg else type(exc).__name__)[:300]
 
 
 def resolve_student_dir(student: str | os.PathLike | None) -> Path:
@@ -132,7 +127,7 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
                 ignore_mismatched_sizes=True, local_files_only=True, use_safetensors=True, **shape,
             )
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"cannot load the student model from {path}: {_first_line(exc)}") from None
+        raise UserError(f"cannot load the student model from {path}: {first_line(exc)[:300]}") from None
     model.config.problem_type = "single_label_classification"
     return model, tok, path
 
@@ -150,7 +145,7 @@ def load_trained_student(path: str | os.PathLike):
             model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True,
                                                                        use_safetensors=True)
     except Exception as exc:  # noqa: BLE001
-        raise UserError(f"cannot load the classifier in {path}: {_first_line(exc)}") from None
+        raise UserError(f"cannot load the classifier in {path}: {first_line(exc)[:300]}") from None
     model.eval()
     return model, tok
 

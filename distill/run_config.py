@@ -187,12 +187,12 @@ def _check_required_and_combinations(cfg: dict) -> None:
 def _check_teacher_kind(t: dict) -> None:
     """A classifier teacher (a trained student: two-stage distillation) takes no prompt options;
     calibration defaults to content-free for GPT teachers and to none for classifiers."""
-    from distill.teachers.classifier import is_classifier_dir
+    from distill.teachers.classifier import PROMPT_OPTIONS, is_classifier_dir, prompt_options_set
 
     if not is_classifier_dir(t["model"]):
         t["calibrate"] = t["calibrate"] or "content-free"
         return
-    used = [k for k in ("template", "select_prompt", "shots", "calibrate") if t[k] not in (None, False, 0, "none")]
+    used = prompt_options_set(**{k: t[k] for k in PROMPT_OPTIONS})
     if used:
         raise UserError(f"config: teacher.{used[0]}: teacher.model {t['model']} is an encoder classifier, "
                         f"which takes no prompt")

@@ -155,6 +155,22 @@ def test_bench_bad_inputs(bundle_int8, tmp_path, capsys):
     assert code == 2 and "none.json not found" in err
 
 
+def test_bench_worker_failure_is_one_line(bundle_int8, student_dir, tmp_path, capsys):
+    """A model that fails inside a benchmark worker (here: corrupt student weights) gives a
+    one-line error naming the measurement, not a traceback, and writes no report."""
+    broken = tmp_path / "student"
+    shutil.copytree(student_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    texts = tmp_path / "t.txt"
+    texts.write_text("\n".join(read_sst2("dev", 5)[0]) + "\n")
+    code, _, err = run_main(["export", "bench", str(bundle_int8), "--texts", str(texts), "--n", "5", "--no-teacher",
+                             "--student", str(broken), "--out", str(tmp_path / "o")], capsys)
+    lines = [x for x in err.splitlines() if x.strip() and not x.startswith("bench: ")]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    assert "torch latency benchmark failed" in lines[0]
+    assert not (tmp_path / "o" / "bench.json").exists()
+
+
 @pytest.mark.skipif(os.environ.get("EXPORT_TEST_TEACHER") != "1",
                     reason="teacher bench takes ~1-2 min (loads the GGUF teacher); set EXPORT_TEST_TEACHER=1")
 def test_bench_with_teacher(bundle_int8, tmp_path):

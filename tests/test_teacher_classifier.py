@@ -101,9 +101,11 @@ def test_label_cli_with_a_classifier_teacher(tmp_path, classifier, shared_data, 
 
 
 @pytest.mark.parametrize("extra, flag", [(["--select-prompt"], "--select-prompt"), (["--template", "chat"], "--template"),
-                                         (["--calibrate", "content-free"], "--calibrate")])
+                                         (["--calibrate", "content-free"], "--calibrate"),
+                                         (["--shots", "2", "--shots-file", "{train}"], "--shots")])
 def test_prompt_options_are_refused_before_writing(tmp_path, classifier, shared_data, capsys, extra, flag):
     out = tmp_path / "run"
+    extra = [x.format(train=shared_data / "sst2" / "train.tsv") for x in extra]
     code, _, err = run_cli(["distill", "label", "--data", str(shared_data / "sst2" / "dev.tsv"), "--labels", "sst2",
                             "--out", str(out), "--teacher", str(classifier), "--limit", "4", *extra], capsys)
     lines = [x for x in err.splitlines() if x.strip()]

@@ -34,6 +34,14 @@ def is_classifier_dir(spec: str | os.PathLike | None) -> bool:
     return any(str(a).endswith("ForSequenceClassification") for a in archs)
 
 
+PROMPT_OPTIONS = ("template", "select_prompt", "shots", "calibrate")
+
+
+def prompt_options_set(**values) -> list[str]:
+    """Which of PROMPT_OPTIONS were given a value: a classifier teacher takes none of them."""
+    return [k for k in PROMPT_OPTIONS if values.get(k) not in (None, False, 0, "none")]
+
+
 class ClassifierTeacher(Teacher):
     kind = "classifier"
 

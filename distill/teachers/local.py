@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.errors import UserError
+from advisor.errors import UserError, first_line
 from advisor.offline import force_offline
 from distill.labelset import LabelSet
 from distill.prompts import Calibrator, Prompt
@@ -101,8 +101,7 @@ class LocalTeacher(Teacher):
             self.tokenizer = AutoTokenizer.from_pretrained(load_dir, trust_remote_code=trust_remote_code, **kw)
             self.model = AutoModelForCausalLM.from_pretrained(load_dir, trust_remote_code=trust_remote_code, **kw)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise UserError(f"cannot load teacher {path}: {msg[:300]}") from None
+            raise UserError(f"cannot load teacher {path}: {first_line(exc)[:300]}") from None
         if converted is not None and load_dir != converted:
             _save_converted(self.model, self.tokenizer, converted)
         if dtype == "auto":
