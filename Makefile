@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: setup setup-server demo test clean
+.PHONY: setup setup-server demo test test-fast clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,10 @@ setup-server: $(STAMP)
 
 test: setup setup-server
 	$(BIN)/python -m pytest -q -ra
+
+# The developers' lane while working: no llama.cpp build, no slow or server-marked tests.
+test-fast: setup
+	$(BIN)/python -m pytest -q -ra -m "not slow and not server"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -12,7 +12,7 @@ import sys
 import click
 
 from advisor import __version__
-from advisor.errors import UserError
+from advisor.errors import CheckFailed, UserError
 
 
 class LazyGroup(click.Group):
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:  # includes UsageError, BadParameter, UserError
         msg = exc.format_message() if not isinstance(exc, UserError) else exc.message
         click.echo(f"error: {' '.join(msg.split())}", err=True)
-        sys.exit(2)
+        sys.exit(exc.exit_code if isinstance(exc, CheckFailed) else 2)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         sys.exit(130)

@@ -102,7 +102,7 @@ def demo(run_dir: str, sample: int, lang: str | None) -> None:
     from advisor.engine import recommend
     from advisor.i18n import detect_lang
     from advisor.render import recommendation_to_dict
-    from distill.pipeline import run_pipeline
+    from distill.pipeline import StageFailed, run_pipeline
     from distill.run_config import parse_config
     from distill.summary import summary_table
 
@@ -122,7 +122,11 @@ def demo(run_dir: str, sample: int, lang: str | None) -> None:
     cfg = parse_config(demo_config(run, pool, dev), Path.cwd())
     click.secho(f"2/3 advisor distill run: SST-2 from {origin}, {n} sentences to label, 872 gold dev sentences",
                 bold=True)
-    run_pipeline(cfg)
+    failure = None
+    try:
+        run_pipeline(cfg)
+    except StageFailed as exc:  # show what was measured, then fail: a failed check is never a green demo
+        failure = exc
 
     data = json.loads((run / "summary.json").read_text(encoding="utf-8"))
     click.secho("3/3 summary", bold=True)
@@ -130,6 +134,12 @@ def demo(run_dir: str, sample: int, lang: str | None) -> None:
     ratio = data["ratios"].get("teacher_over_onnx_int8_p50")
     if ratio:
         click.echo(f"\nteacher / int8 student latency (p50, batch 1): {ratio:.0f}x")
+    verification = data.get("verification") or {}
+    if verification.get("summary"):
+        click.echo(f"\nbundle verification: {'PASSED' if verification.get('passed') else 'FAILED'}: "
+                   f"{verification['summary']}")
     for name, ok in data["checks"].items():
         click.echo(f"  {'PASS' if ok else 'FAIL'}  {name}")
     click.echo(f"\nreport: {run / 'report.md'}   ({time.perf_counter() - start:.0f} s)")
+    if failure is not None:
+        raise failure

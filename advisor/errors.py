@@ -23,3 +23,13 @@ class UserError(click.ClickException):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))  # always one line
+
+
+class CheckFailed(click.ClickException):
+    """The work ran but one of its own checks failed (e.g. a bundle that did not pass
+    verification). Not bad input: the CLI prints ``error: <message>`` on one line and exits 1."""
+
+    exit_code = 1
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))

@@ -22,11 +22,22 @@ from typing import Callable
 import click
 
 from advisor.atomic import write_json
-from advisor.errors import UserError
+from advisor.errors import CheckFailed, UserError
 from distill.run_config import STAGES
 from distill.summary import write_summary
 
 MANIFEST = "pipeline.json"
+
+
+class StageFailed(CheckFailed):
+    """A stage ran but its own check failed (e.g. the int8 bundle did not pass verification).
+
+    Not bad input, so exit status 1 (``UserError`` is 2); the run directory keeps everything the
+    stage wrote, ``pipeline.json`` marks the stage ``failed`` and the summary says so."""
+
+    def __init__(self, stage: str, reason: str):
+        self.stage = stage
+        super().__init__(f"stage {stage} failed: {reason}")
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -108,23 +119,28 @@ def _evaluate_args(cfg: dict, run: Path) -> list[str]:
     return args
 
 
-def _export_args(cfg: dict, run: Path) -> list[str]:
-    e = cfg["export"]
-    args = [str(run / "student"), "--out", str(run / "bundle"), "--target", e["target"], "--no-verify", "--force"]
-    _opt(args, "--fp32-only", e["fp32_only"])
-    return args
-
-
-def _verify_args(cfg: dict, run: Path) -> list[str]:
+def _verification_args(cfg: dict) -> list[str]:
     g = cfg["gold"]
-    args = ["verify", str(run / "bundle"), "--student", str(run / "student"),
-            "--max-drop", str(cfg["export"]["max_drop"]), "--labels", cfg["labels"],
+    args = ["--max-drop", str(cfg["export"]["max_drop"]), "--labels", cfg["labels"],
             "--eval-limit", str(g["limit"] or 1000)]
     if g["path"]:
         args += ["--eval-data", g["path"]]
         _opt(args, "--text-column", g["text_column"])
         _opt(args, "--label-column", g["label_column"])
     return args
+
+
+def _export_args(cfg: dict, run: Path) -> list[str]:
+    # The export verifies too: on a CPU where the target's first int8 scheme loses accuracy it
+    # tries the next one (export/build.py); the verify stage then re-checks the published bundle.
+    e = cfg["export"]
+    args = [str(run / "student"), "--out", str(run / "bundle"), "--target", e["target"], "--force"]
+    _opt(args, "--fp32-only", e["fp32_only"])
+    return args + _verification_args(cfg)
+
+
+def _verify_args(cfg: dict, run: Path) -> list[str]:
+    return ["verify", str(run / "bundle"), "--student", str(run / "student"), *_verification_args(cfg)]
 
 
 def _bench_args(cfg: dict, run: Path) -> list[str]:
@@ -186,8 +202,9 @@ STAGE_LIST = (
     Stage("evaluate", _evaluate_cmd, _evaluate_args, ("gold", "teacher"),
           lambda cfg, run: [run / "student/model.safetensors", *_existing("gold.path")(cfg, run)],
           _files("metrics.json"), enabled=lambda cfg: bool(cfg["gold"]["path"])),
-    Stage("export", _export_cmd, _export_args, ("export.target", "export.fp32_only"),
-          _files("student/model.safetensors", "student/config.json", "student/tokenizer.json"),
+    Stage("export", _export_cmd, _export_args, ("export", "gold", "labels"),
+          lambda cfg, run: [run / "student/model.safetensors", run / "student/config.json",
+                            run / "student/tokenizer.json", *_existing("gold.path")(cfg, run)],
           _files("bundle/model.onnx"), enabled=lambda cfg: cfg["export"]["enabled"]),
     Stage("verify", _export_cmd, _verify_args, ("export", "gold", "labels"),
           lambda cfg, run: [run / "bundle/model.onnx", run / "student/model.safetensors",
@@ -247,6 +264,19 @@ def plan(cfg: dict) -> list[tuple[Stage, str]]:
     return out
 
 
+def _failure_reason(stage: str, run: Path, rc: int) -> str:
+    """What the failed stage recorded about itself, in one line."""
+    if stage == "verify":
+        path = run / "bundle" / "verification.json"
+        try:
+            summary = json.loads(path.read_text(encoding="utf-8")).get("summary")
+        except (OSError, ValueError, AttributeError):
+            summary = None
+        if summary:
+            return f"bundle verification did not pass: {summary}"
+    return f"the {stage} command exited with status {rc}"
+
+
 def run_pipeline(cfg: dict, echo=click.echo) -> dict:
     run = Path(cfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
@@ -266,7 +296,16 @@ def run_pipeline(cfg: dict, echo=click.echo) -> dict:
         manifest.save()
         t0 = time.perf_counter()
         cmd = stage.command()
-        cmd.main(stage.args(cfg, run), prog_name=f"advisor distill run [{stage.name}]", standalone_mode=False)
+        # standalone_mode=False: click returns a command's ctx.exit(code) instead of exiting, so a
+        # stage whose check failed (verify exits 1) must be caught here, or the run would go on.
+        rc = cmd.main(stage.args(cfg, run), prog_name=f"advisor distill run [{stage.name}]", standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            reason = _failure_reason(stage.name, run, rc)
+            rec.update(status="failed", exit_code=rc, reason=reason, seconds=round(time.perf_counter() - t0, 2),
+                       finished=time.time())
+            manifest.save()
+            write_summary(run)
+            raise StageFailed(stage.name, f"{reason} (run directory {run}; report.md marks the failure)")
         missing = [p for p in stage.outputs(cfg, run) if not p.is_file()]
         if missing:
             raise UserError(f"stage {stage.name} did not produce {missing[0]}")

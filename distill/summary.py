@@ -48,7 +48,16 @@ def build_summary(run_dir: str | Path) -> dict:
         summary["ratios"] = bench.get("ratios", {})
         summary["checks"].update({k: v.get("ok") for k, v in bench.get("checks", {}).items()})
     if verification:
-        summary["verification"] = {k: verification.get(k) for k in ("passed", "fp32", "int8") if k in verification}
+        summary["verification"] = {k: verification.get(k) for k in ("passed", "summary", "skipped", "int8_scheme")
+                                   if k in verification}
+        if verification.get("passed") is not None:  # None: skipped on purpose (--no-verify)
+            summary["checks"]["bundle_verification_passed"] = bool(verification["passed"])
+    state = _load(run / "pipeline.json")
+    failed = [(name, rec) for name, rec in ((state or {}).get("stages") or {}).items()
+              if isinstance(rec, dict) and rec.get("status") == "failed"]
+    if failed:
+        name, rec = failed[0]
+        summary["failed_stage"] = {"stage": name, "reason": rec.get("reason")}
     return summary
 
 
@@ -57,6 +66,9 @@ def summary_markdown(summary: dict, run: Path, metrics: dict | None) -> str:
     from distill.report import build_report
 
     lines = [build_report(metrics).rstrip(), ""] if metrics else [f"# Run report: `{run.name}`", ""]
+    if summary.get("failed_stage"):
+        f = summary["failed_stage"]
+        lines += [f"> **FAILED: stage `{f['stage']}`.** {f.get('reason') or ''}", ""]
     if summary["latency"]:
         lines += ["## Cost: latency (batch 1, one thread), throughput, size, memory", "",
                   "| system | p50 ms | p95 ms | p99 ms | texts/s (batch 32) | size MB | peak RSS MB |",

@@ -156,7 +156,7 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     target = _detect_target() if target == "auto" else target
 
     from export import bundle as B
-    from export.onnx import export_student
+    from export.build import EvalSet, build_bundle
     from export.verify import find_labelset, format_report, load_eval_texts
 
     hf_cfg = json.loads((student / "config.json").read_text(encoding="utf-8"))
@@ -188,18 +188,16 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
             started.append(name)
             bar.set_description(name)
 
-        res = export_student(student, work, target=target, fp32_only=fp32_only, progress=tick,
-                             int8_graph=int8_graph)
-        tick("assemble bundle")
-        cfg = B.assemble(stage, student, res.fp32, res.int8, target=res.target, steps=res.steps,
-                         max_length=max_length, labelset=labelset, session=res.session,
-                         ort_config=(res.int8.parent / "ort_config.json") if res.int8 else None)
-        if no_verify:
-            verification = {"passed": None, "skipped": True, "summary": "verification skipped (--no-verify)"}
-        else:
-            tick("verify")
-            verification = _run_verification(stage, student, texts, gold, source, atol, max_drop,
-                                             n_models=3 if res.int8 else 2)
+        def step(name):  # the int8 ladder may add retries: grow the bar rather than overflow it
+            if name.startswith("int8 retry"):
+                bar.total += 2
+            tick(name)
+
+        cfg, verification, res = build_bundle(
+            student, stage, work, target=target, fp32_only=fp32_only, int8_graph=int8_graph,
+            max_length=max_length, labelset=labelset,
+            eval_set=None if no_verify else EvalSet(texts, gold, source), atol=atol, max_drop=max_drop,
+            step=step)
         bar.update(bar.total - bar.n)
         B.finish(stage, cfg, verification)
         _publish(stage, out)
@@ -222,6 +220,11 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
         click.echo("verification: skipped (--no-verify)")
         return
     click.echo(format_report(verification))
+    attempts = verification.get("int8_attempts") or []
+    if len(attempts) > 1:
+        tried = ", ".join(f"{a['scheme']} (drop {max(a['drop_pts'] or 0, a['batch1_drop_pts'] or 0):.2f} pts)"
+                          for a in attempts)
+        click.echo(f"int8 schemes tried on this CPU: {tried}; kept {verification['int8_scheme']}")
     if not verification["passed"]:
         click.echo(f"error: verification failed: {verification['summary']} "
                    f"(bundle kept at {out} for inspection; the runtime refuses it)", err=True)
@@ -253,6 +256,9 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
     texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
                                           text_column, label_column, labels_spec, eval_limit)
     verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
+    scheme = ((cfg.get("onnx_bundle") or {}).get("steps") or {}).get("quantize", {}).get("scheme")
+    if scheme and verification.get("int8_vs_fp32"):
+        verification["int8_scheme"] = scheme  # chosen at export (export/build.py); kept on re-verification
     B.finish(bundle_dir, cfg, verification)
     click.echo(format_report(verification))
     if not verification["passed"]:

@@ -158,18 +158,25 @@ def _class_report(labels, gold, pred_a, pred_b) -> dict:
 
 
 def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str] | None, source: str, *,
-           atol: float = DEFAULT_ATOL, max_drop: float = DEFAULT_MAX_DROP, progress=None) -> dict:
-    """Run both checks on an assembled (not yet manifested) bundle; returns verification.json."""
+           atol: float = DEFAULT_ATOL, max_drop: float = DEFAULT_MAX_DROP, progress=None,
+           cache: dict | None = None) -> dict:
+    """Run both checks on an assembled (not yet manifested) bundle; returns verification.json.
+
+    ``cache``: a dict kept between calls on the same bundle whose int8 model is being replaced
+    (the export's int8 ladder): the PyTorch and fp32 ONNX logits are computed once."""
     from export.runtime import Bundle
 
+    cache = {} if cache is None else cache
     fp32 = Bundle.load(bundle_dir, "fp32", check=False, allow_unverified=True)
     labels = fp32.labels
     has_int8 = "int8" in fp32.config["onnx_bundle"]["models"].values()
 
-    ref = pytorch_logits(student_dir, texts, fp32.max_length, progress=progress)
-    onnx_fp32 = fp32.logits(texts)
-    if progress:
-        progress(len(texts))
+    if "pytorch" not in cache:
+        cache["pytorch"] = pytorch_logits(student_dir, texts, fp32.max_length, progress=progress)
+        cache["onnx_fp32"] = fp32.logits(texts)
+        if progress:
+            progress(len(texts))
+    ref, onnx_fp32 = cache["pytorch"], cache["onnx_fp32"]
     diff = np.abs(ref.astype(np.float64) - onnx_fp32.astype(np.float64))
     ref_pred = ref.argmax(1)
     fp32_pred = onnx_fp32.argmax(1)

@@ -373,4 +373,87 @@ def test_quantization_targets(target):
     q = quantization_config(target)
     assert not q.is_static and q.per_channel
     assert q.reduce_range == (target == "avx2")  # 7-bit on AVX2 without VNNI (u8s8 saturation)
+    assert str(q.weights_dtype).endswith("QInt8")  # u8s8 first everywhere: the fastest kernels
     assert "MatMul" in [str(getattr(o, "value", o)) for o in q.operators_to_quantize]
+
+
+def test_int8_ladders_and_kept_nodes(bundle_fp32):
+    """Every target has a ladder of distinct schemes; keep_fp32 excludes exactly the FFN output
+    projections of the graph (one per layer), never an attention projection."""
+    import onnx
+
+    from export.onnx import LADDERS, SCHEMES, ladder, quantization_config
+
+    for target, names in LADDERS.items():
+        assert len(set(names)) == len(names) >= 3 and all(n in SCHEMES for n in names)
+        assert ladder(target)[0].name == names[0]
+    q = quantization_config("avx2", "u8s8-7bit-ffn-fp32", bundle_fp32 / "model.onnx")
+    graph = onnx.load(str(bundle_fp32 / "model.onnx")).graph
+    layers = {n.name.split("/layer.")[1].split("/")[0] for n in graph.node if "/layer." in n.name}
+    assert len(q.nodes_to_exclude) == len(layers) > 0
+    assert all("/output/dense/" in n and "/attention/" not in n for n in q.nodes_to_exclude)
+    assert str(quantization_config("avx2", "u8u8").weights_dtype).endswith("QUInt8")
+
+
+def _failing_first(monkeypatch, fail_all: bool = False) -> list[str]:
+    """Wrap the real verification so that the first int8 scheme (or every one) reads as failed,
+    as on a CPU where that scheme loses accuracy; returns the schemes verified, in order."""
+    import export.verify as V
+
+    real = V.verify
+    seen: list[str] = []
+
+    def verify(bundle_dir, *args, **kwargs):
+        result = real(bundle_dir, *args, **kwargs)
+        cfg = json.loads((bundle_dir / "config.json").read_text())
+        seen.append(cfg["onnx_bundle"]["steps"]["quantize"]["scheme"])
+        if fail_all or len(seen) == 1:
+            result["int8_vs_fp32"]["passed"] = False
+            result["passed"] = False
+        return result
+
+    monkeypatch.setattr(V, "verify", verify)
+    return seen
+
+
+def test_int8_ladder_replaces_a_failing_scheme(student_dir, tmp_path, monkeypatch):
+    """When the target's first int8 scheme fails verification, the export tries the next one,
+    ships the first that passes, says what it chose, and the bundle's files all match."""
+    from export.runtime import Bundle
+
+    seen = _failing_first(monkeypatch)
+    out = tmp_path / "bundle"
+    res = run_cli(["export", str(student_dir), "--out", str(out), "--target", "avx2", "--max-drop", "5"])
+    assert res.exit_code == 0, res.output
+    assert seen == ["u8s8-7bit", "u8u8"]
+    assert "int8 schemes tried on this CPU: u8s8-7bit" in res.output and "kept u8u8" in res.output
+    v = json.loads((out / "verification.json").read_text())
+    assert v["passed"] is True and v["int8_scheme"] == "u8u8"
+    assert [a["scheme"] for a in v["int8_attempts"]] == ["u8s8-7bit", "u8u8"]
+    assert [a["passed"] for a in v["int8_attempts"]] == [False, True]
+    q = json.loads((out / "config.json").read_text())["onnx_bundle"]["steps"]["quantize"]
+    assert q["scheme"] == "u8u8" and q["weights_dtype"].endswith("QUInt8") and not q["reduce_range"]
+    b = Bundle.load(out)  # manifest and verification hold for the replaced model
+    assert b.variant == "int8" and len(b.predict(["a fine film"])) == 1
+    # re-verifying the published bundle keeps the scheme chosen at export
+    monkeypatch.undo()
+    res = run_cli(["export", "verify", str(out), "--max-drop", "5"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "verification.json").read_text())["int8_scheme"] == "u8u8"
+
+
+def test_int8_ladder_exhausted_fails_loudly(student_dir, tmp_path, monkeypatch, capsys):
+    seen = _failing_first(monkeypatch, fail_all=True)
+    out = tmp_path / "bundle"
+    code, stdout, err = run_main(["export", str(student_dir), "--out", str(out), "--target", "avx2"], capsys)
+    assert code == 1
+    assert seen == ["u8s8-7bit", "u8u8", "u8s8-7bit-ffn-fp32", "u8u8-ffn-fp32"]
+    assert "no int8 scheme passed (u8s8-7bit, u8u8, u8s8-7bit-ffn-fp32, u8u8-ffn-fp32)" in err
+    assert "--fp32-only" in err and len(err.strip().splitlines()) == 1
+    v = json.loads((out / "verification.json").read_text())
+    assert v["passed"] is False and len(v["int8_attempts"]) == 4
+    import onnx  # the last rung kept the FFN output projections in fp32: plain MatMuls in the int8 graph
+
+    kept = json.loads((out / "config.json").read_text())["onnx_bundle"]["steps"]["quantize"]["kept_fp32"]
+    names = {n.name: n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
+    assert kept and all(names.get(k) == "MatMul" for k in kept)
