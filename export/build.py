@@ -10,11 +10,16 @@ scheme passes does the bundle stay failed (the runtime then refuses it).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
+from advisor.atomic import write_json
 from export import bundle as B
+from export import calibration
 from export.onnx import ExportResult, export_student, ladder, quantize
 
 
@@ -35,7 +40,7 @@ def _int8_outcome(scheme: str, verification: dict) -> dict:
 
 def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, fp32_only: bool = False,
                  int8_graph: str = "optimized", max_length: int | None = None, labelset: dict | None = None,
-                 eval_set: EvalSet | None = None, atol: float, max_drop: float,
+                 eval_set: EvalSet | None = None, atol: float, max_drop: float, calibrate: bool = True,
                  step: Callable[[str], None] | None = None,
                  verify_progress: Callable[[int], None] | None = None) -> tuple[dict, dict, ExportResult]:
     """Write a complete, verified (unless ``eval_set`` is None) bundle into ``stage``.
@@ -65,8 +70,24 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
                       max_drop=max_drop, progress=verify_progress, cache=cache)
 
     verification = check()
-    if res.int8 is None:
-        return cfg, verification, res
+    if res.int8 is not None:
+        verification = _int8_ladder(res, stage, verification, check, assemble, tick, int8_graph)
+        cfg = json.loads((stage / B.CONFIG).read_text(encoding="utf-8"))
+    if calibrate and eval_set.gold is not None:
+        tick("calibrate (temperature scaling)")
+        labels = cfg["onnx_bundle"]["labels"]
+        gold = np.array([labels.index(g) for g in eval_set.gold])
+        cal = calibration.calibrate(cache["shipped"], gold)
+        cal["fit_on"] = eval_set.source
+        cfg["onnx_bundle"]["calibration"] = cal
+        write_json(stage / B.CONFIG, cfg)
+        verification["calibration"] = {k: cal[k] for k in ("temperature", "ece_before", "ece_after", "ece_after_method", "n")}
+    return cfg, verification, res
+
+
+def _int8_ladder(res: ExportResult, stage: Path, verification: dict, check, assemble, tick,
+                 int8_graph: str) -> dict:
+    """Replace a failing int8 model with the target's next scheme until one passes."""
     chosen = res.steps["quantize"]["scheme"]
     attempts = [_int8_outcome(chosen, verification)]
     fp32_ok = verification["fp32_vs_pytorch"]["passed"]
@@ -78,7 +99,7 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
         quantize(res, scheme, int8_graph)
         for leftover in ("model.onnx", "ort_config.json"):
             (stage / leftover).unlink(missing_ok=True)
-        cfg = assemble()
+        assemble()
         verification = check()
         chosen = scheme.name
         attempts.append(_int8_outcome(scheme.name, verification))
@@ -87,4 +108,4 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
     if not verification["passed"] and len(attempts) > 1:
         verification["summary"] += (f"; no int8 scheme passed ({', '.join(a['scheme'] for a in attempts)}): "
                                     f"ship the fp32 model with --fp32-only or allow a larger --max-drop")
-    return cfg, verification, res
+    return verification

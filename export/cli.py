@@ -140,11 +140,13 @@ def export() -> None:
 @_verification_options
 @click.option("--max-length", type=int, default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
 @click.option("--no-verify", is_flag=True, help="Skip verification (the bundle records that it was skipped).")
+@click.option("--calibrate/--no-calibrate", default=True, show_default=True,
+              help="With gold labels: fit a temperature on them so the runtime's probabilities are calibrated.")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
 @click.option("--keep-work", type=click.Path(path_type=Path), default=None, help="Keep the raw/fp32/int8 export work dir here.")
 @click.pass_context
 def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop, atol, eval_data, text_column, label_column,
-                 labels_spec, eval_limit, max_length, no_verify, force, keep_work):
+                 labels_spec, eval_limit, max_length, no_verify, calibrate, force, keep_work):
     """Export STUDENT_DIR (a HF sequence-classification dir, e.g. RUN_DIR/student) to BUNDLE_DIR."""
     import json
 
@@ -197,7 +199,7 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
             student, stage, work, target=target, fp32_only=fp32_only, int8_graph=int8_graph,
             max_length=max_length, labelset=labelset,
             eval_set=None if no_verify else EvalSet(texts, gold, source), atol=atol, max_drop=max_drop,
-            step=step)
+            calibrate=calibrate, step=step)
         bar.update(bar.total - bar.n)
         B.finish(stage, cfg, verification)
         _publish(stage, out)
@@ -220,6 +222,10 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
         click.echo("verification: skipped (--no-verify)")
         return
     click.echo(format_report(verification))
+    cal = verification.get("calibration")
+    if cal:
+        click.echo(f"calibration: temperature {cal['temperature']:.3f}; ECE {cal['ece_before']:.3f} -> "
+                   f"{cal['ece_after']:.3f} ({cal['ece_after_method']}, {cal['n']} gold texts)")
     attempts = verification.get("int8_attempts") or []
     if len(attempts) > 1:
         tried = ", ".join(f"{a['scheme']} (drop {max(a['drop_pts'] or 0, a['batch1_drop_pts'] or 0):.2f} pts)"
@@ -266,6 +272,58 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
         ctx.exit(1)
 
 
+@export.command("cascade")
+@click.argument("bundle_dir", type=click.Path(path_type=Path))
+@click.option("--teacher", "teacher_url", required=True,
+              help="OpenAI-compatible server URL of the teacher (vLLM, Ollama, llama.cpp server, OpenAI).")
+@click.option("--server-model", default=None, help="Model name on the server (default: its first).")
+@click.option("--api-key-env", default=None, help="Environment variable holding the API key (never stored).")
+@click.option("--template", default=None, help="Teacher prompt template (default: the teacher's default).")
+@click.option("--eval-data", type=click.Path(path_type=Path), required=True,
+              help="Gold texts the threshold is chosen on (csv/tsv/jsonl with a label column).")
+@click.option("--text-column", default=None)
+@click.option("--label-column", default=None)
+@click.option("--labels", "labels_spec", default=None, help="Label set for the gold values (e.g. sst2).")
+@click.option("--eval-limit", type=int, default=1000, show_default=True)
+@click.option("--defer-rate", type=float, default=None, help="Send at most this share of texts to the teacher.")
+@click.option("--target-accuracy", type=float, default=None,
+              help="Defer the fewest texts that reach this accuracy on the gold texts.")
+@click.option("--timeout", type=float, default=10.0, show_default=True,
+              help="Seconds for one teacher request at run time (then the student's answer stands).")
+def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template, eval_data, text_column, label_column,
+                   labels_spec, eval_limit, defer_rate, target_accuracy, timeout):
+    """Let BUNDLE_DIR defer the texts its student is unsure of to a teacher server; the threshold
+    is chosen on gold texts for --defer-rate or --target-accuracy (curve: BUNDLE_DIR/cascade.png)."""
+    import json
+
+    from export.cascade import configure
+    from export.verify import load_eval_texts
+
+    if not (bundle_dir / "config.json").is_file():
+        raise UserError(f"{bundle_dir} is not a bundle (no config.json); run `advisor export` first")
+    if not eval_data.exists():
+        raise UserError(f"--eval-data {eval_data} not found")
+    cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
+    labels = cfg.get("onnx_bundle", {}).get("labels") or []
+    texts, gold, source = load_eval_texts(bundle_dir, labels, str(eval_data), text_column, label_column,
+                                          labels_spec, eval_limit)
+    if gold is None:
+        raise UserError(f"--eval-data {eval_data} has no gold labels (give --label-column)")
+    bar = _progress(len(texts), "teacher on gold")
+    try:
+        section = configure(bundle_dir, teacher_url, texts, gold, source, defer_rate=defer_rate,
+                            target_accuracy=target_accuracy, server_model=server_model, api_key_env=api_key_env,
+                            template=template, timeout=timeout, progress=bar.update)
+    finally:
+        bar.close()
+    g = section["gold"]
+    click.echo(f"cascade: defer below confidence {section['threshold']:.4f} -> {g['defer_rate']:.1%} of "
+               f"{g['n']} gold texts go to the teacher")
+    click.echo(f"  accuracy: student alone {g['accuracy_student']:.4f}, teacher alone {g['accuracy_teacher']:.4f}, "
+               f"cascade {g['accuracy_cascade']:.4f}")
+    click.echo(f"  curve: {bundle_dir / 'cascade.png'}")
+
+
 @export.command("bench")
 @click.argument("bundle_dir", type=click.Path(path_type=Path))
 @click.option("--student", "student_dir", type=click.Path(path_type=Path), default=None,
@@ -304,7 +362,8 @@ def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teach
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--with-text/--no-text", default=False, show_default=True, help="Echo the text in each output row.")
 @click.option("--allow-unverified", is_flag=True, help="Load a bundle whose verification failed.")
-def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified):
+@click.option("--no-cascade", is_flag=True, help="Answer with the student alone even if the bundle has a cascade.")
+def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified, no_cascade):
     """Predict labels with an exported bundle: TEXT arguments, or JSONL/plain lines on stdin.
 
     Prints one JSON object per text: id, label, score, probs. Stdin lines are {"text": ..., "id": ...}
@@ -333,7 +392,7 @@ def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_un
             if not items:
                 raise UserError("no texts on stdin")
         bundle = Bundle.load(bundle_dir, variant, threads=threads, allow_unverified=allow_unverified)
-        preds = bundle.predict([t for _, t in items], batch_size)
+        preds = bundle.predict([t for _, t in items], batch_size, cascade=not no_cascade)
     except BundleError as exc:
         raise UserError(str(exc)) from None
     for (rid, text), p in zip(items, preds):

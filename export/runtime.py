@@ -21,8 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import socket
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -38,7 +43,8 @@ VERIFICATION = "verification.json"
 TOKENIZER = "tokenizer.json"
 DEFAULT_BATCH_SIZE = 32
 
-__all__ = ["Bundle", "BundleError", "check_manifest", "sha256_file", "parse_input_lines"]
+__all__ = ["Bundle", "BundleError", "CascadeTeacher", "TeacherError", "check_manifest", "sha256_file",
+           "parse_input_lines"]
 
 
 class BundleError(ValueError):
@@ -115,6 +121,127 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+class TeacherError(RuntimeError):
+    """The cascade's teacher gave no usable answer (timeout, HTTP error, oversized or odd body)."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise TeacherError(f"teacher answered HTTP {code} redirect to {newurl.split('?')[0]} (not followed)")
+
+
+class CascadeTeacher:
+    """The bundle's teacher endpoint (``onnx_bundle.cascade.teacher``): an OpenAI-compatible
+    server asked, with the prompt the teacher labelled with, about the texts the student is
+    unsure of. Standard library only; every request has a total deadline and a body cap, and
+    any failure is a :class:`TeacherError` (the caller keeps the student's answer)."""
+
+    def __init__(self, spec: dict):
+        try:
+            self.url = str(spec["url"]).rstrip("/") + str(spec["endpoint"])
+            self.request = spec["request"]
+            self.placeholder = str(spec["placeholder"])
+            self.words = {str(k): str(v) for k, v in spec["verbalizers"].items()}
+            self.timeout = float(spec.get("timeout_s", 10.0))
+            self.max_bytes = int(spec.get("max_body_bytes", 1 << 20))
+            ref = spec.get("reference")
+            self.reference = None if ref is None else np.asarray([float(x) for x in ref], dtype=np.float64)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise BundleError(f"{CONFIG}: onnx_bundle.cascade.teacher is malformed ({exc!r})") from None
+        if not (0 < self.timeout < 3600) or self.max_bytes <= 0 or not self.url.startswith(("http://", "https://")):
+            raise BundleError(f"{CONFIG}: onnx_bundle.cascade.teacher has a bad url, timeout or body cap")
+        key_env = spec.get("api_key_env")
+        self.headers = {"Content-Type": "application/json"}
+        if key_env and os.environ.get(str(key_env)):
+            self.headers["Authorization"] = f"Bearer {os.environ[str(key_env)]}"
+        self.opener = urllib.request.build_opener(_NoRedirect)
+
+    def _body(self, text: str):
+        def fill(x):
+            if isinstance(x, str):
+                return x.replace(self.placeholder, text)
+            if isinstance(x, list):
+                return [fill(v) for v in x]
+            if isinstance(x, dict):
+                return {k: fill(v) for k, v in x.items()}
+            return x
+        return json.dumps(fill(self.request)).encode("utf-8")
+
+    def _post(self, text: str) -> dict:
+        deadline = time.monotonic() + self.timeout
+        req = urllib.request.Request(self.url, data=self._body(text), headers=self.headers, method="POST")
+        try:
+            with self.opener.open(req, timeout=self.timeout) as resp:
+                chunks, size = [], 0
+                while True:
+                    if time.monotonic() > deadline:
+                        raise TeacherError(f"timed out after {self.timeout:g} s")
+                    block = resp.read1(65536)
+                    if not block:
+                        break
+                    size += len(block)
+                    if size > self.max_bytes:
+                        raise TeacherError(f"answer larger than {self.max_bytes} bytes")
+                    chunks.append(block)
+        except TeacherError:
+            raise
+        except urllib.error.HTTPError as exc:
+            raise TeacherError(f"HTTP {exc.code}") from None
+        except (TimeoutError, socket.timeout):
+            raise TeacherError(f"timed out after {self.timeout:g} s") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise TeacherError(f"unreachable ({type(getattr(exc, 'reason', exc)).__name__})") from None
+        try:
+            obj = json.loads(b"".join(chunks).decode("utf-8"))
+        except ValueError:
+            raise TeacherError("answer is not JSON") from None
+        if not isinstance(obj, dict):
+            raise TeacherError("answer is not a JSON object")
+        return obj
+
+    def _top_first_token(self, lp) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        try:
+            if isinstance(lp.get("content"), list) and lp["content"]:  # chat format
+                out = [(str(e["token"]), float(e["logprob"])) for e in lp["content"][0].get("top_logprobs") or []]
+            elif isinstance(lp.get("top_logprobs"), list) and lp["top_logprobs"]:  # completions format
+                out = [(str(t), float(v)) for t, v in lp["top_logprobs"][0].items()]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return []
+        return [(t, v) for t, v in out if math.isfinite(v) and v <= 0]
+
+    def classify(self, text: str, labels: Sequence[str]) -> tuple[str, np.ndarray | None]:
+        """(label, probabilities in ``labels`` order or None when the server gave no logprobs)."""
+        obj = self._post(text)
+        try:
+            choice = obj["choices"][0]
+            answer = choice.get("text")
+            if answer is None:
+                answer = (choice.get("message") or {}).get("content")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise TeacherError("answer has no choices") from None
+        words = [self.words.get(lab, lab).strip().casefold() for lab in labels]
+        top = self._top_first_token(choice.get("logprobs")) if isinstance(choice.get("logprobs"), dict) else []
+        mass = np.zeros(len(labels))
+        for tok, lp in top:  # a first token that starts exactly one label's word counts for it
+            t = tok.replace("\u0120", " ").replace("\u2581", " ").strip().casefold()
+            hits = [i for i, w in enumerate(words) if t and (w == t or w.startswith(t))]
+            if len(hits) == 1:
+                mass[hits[0]] += math.exp(lp)
+        if mass.sum() > 0:
+            mass[mass == 0] = min(math.exp(lp) for _, lp in top) / 2  # as the labelling teacher does
+            probs = mass / mass.sum()
+            if self.reference is not None and len(self.reference) == len(probs):  # the teacher's calibration
+                probs = probs / np.clip(self.reference, 1e-12, None)
+                probs = probs / probs.sum()
+            return labels[int(probs.argmax())], probs
+        said = " ".join(str(answer or "").split()).strip(" .,:;!\"'`*()[]{}").casefold()
+        hits = [lab for lab, w in zip(labels, words) if said and (said == w or said.startswith(w + " "))]
+        if len(hits) != 1:
+            raise TeacherError(f"answer {said[:40]!r} is not one of the labels")
+        return hits[0], None
+
+
 class Bundle:
     """A loaded bundle: tokenizer + ONNX Runtime session + labels."""
 
@@ -130,6 +257,11 @@ class Bundle:
         self.labels: list[str] = list(info["labels"])
         self.max_length: int = int(info["max_length"])
         self.variant: str = info["models"][model_file]
+        cal = info.get("calibration") or {}
+        t = cal.get("temperature", 1.0) if isinstance(cal, dict) else None
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 < t < float("inf")):
+            raise BundleError(f"{CONFIG}: onnx_bundle.calibration.temperature must be a positive number, got {t!r}")
+        self.temperature: float = float(t)
         self._inputs = [i.name for i in session.get_inputs()]
         unknown = set(self._inputs) - {"input_ids", "attention_mask", "token_type_ids"}
         if unknown:
@@ -249,17 +381,56 @@ class Bundle:
         return out
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
-        """(n, k) probabilities, columns in ``self.labels`` order."""
-        return _softmax(self.logits(texts, batch_size).astype(np.float64))
+        """(n, k) probabilities, columns in ``self.labels`` order (temperature-scaled when the
+        bundle was calibrated at export: ``onnx_bundle.calibration.temperature``)."""
+        return _softmax(self.logits(texts, batch_size).astype(np.float64) / self.temperature)
 
-    def predict(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> list[dict]:
-        """One dict per text: ``{"label", "score", "probs": {label: p}}``."""
+    @property
+    def cascade(self) -> dict | None:
+        """The bundle's cascade section (``advisor export cascade``), or None."""
+        c = self.config["onnx_bundle"].get("cascade")
+        return c if isinstance(c, dict) else None
+
+    def predict(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE,
+                cascade: bool = True) -> list[dict]:
+        """One dict per text: ``{"label", "score", "probs": {label: p}}``.
+
+        With a cascade in the bundle (and ``cascade``), a text whose top probability is below the
+        cascade's threshold goes to the teacher: its row then has ``"source": "teacher"`` and the
+        student's answer under ``"student"``; when the teacher fails, the student's answer stays,
+        with ``"source": "student"`` and the reason under ``"teacher_error"``."""
         probs = self.predict_proba(texts, batch_size)
         rows = []
         for p in probs:
             j = int(p.argmax())
             rows.append({"label": self.labels[j], "score": round(float(p[j]), 6),
                          "probs": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
+        spec = self.cascade if cascade else None
+        if spec is None:
+            return rows
+        threshold = spec.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+            raise BundleError(f"{CONFIG}: onnx_bundle.cascade.threshold must be a number in [0, 1]")
+        teacher = CascadeTeacher(spec.get("teacher") or {})
+        for text, row, p in zip(texts, rows, probs):
+            row["source"] = "student"
+            if float(p.max()) >= threshold:
+                continue
+            row["deferred"] = True
+            try:
+                label, tp = teacher.classify(text, self.labels)
+            except TeacherError as exc:
+                row["teacher_error"] = str(exc)
+                continue
+            row["student"] = {"label": row["label"], "score": row["score"]}
+            row["source"] = "teacher"
+            row["label"] = label
+            if tp is None:
+                row["score"] = None
+                row["probs"] = None
+            else:
+                row["score"] = round(float(tp[self.labels.index(label)]), 6)
+                row["probs"] = {lab: round(float(v), 6) for lab, v in zip(self.labels, tp)}
         return rows
 
 
@@ -300,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variant", choices=["int8", "fp32"], default=None)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    ap.add_argument("--no-cascade", action="store_true", help="answer with the student alone")
     args = ap.parse_args(argv)
     try:
         bundle = Bundle.load(args.bundle, args.variant, threads=args.threads)
@@ -310,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise BundleError(f"text argument {i} is empty")
         else:
             items = list(parse_input_lines(sys.stdin))
-        preds = bundle.predict([t for _, _, t in items], args.batch_size)
+        preds = bundle.predict([t for _, _, t in items], args.batch_size, cascade=not args.no_cascade)
     except BundleError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2

@@ -177,6 +177,7 @@ def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str
         if progress:
             progress(len(texts))
     ref, onnx_fp32 = cache["pytorch"], cache["onnx_fp32"]
+    cache["shipped"] = onnx_fp32
     diff = np.abs(ref.astype(np.float64) - onnx_fp32.astype(np.float64))
     ref_pred = ref.argmax(1)
     fp32_pred = onnx_fp32.argmax(1)
@@ -212,6 +213,7 @@ def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str
         # depends slightly on its batch-mates. Check both ways the runtime is used: batches of 32
         # (predict's default, throughput) and one text at a time (a device answering one request).
         onnx_int8 = int8.logits(texts)
+        cache["shipped"] = onnx_int8  # model.onnx's logits at batch 32, for calibration
         onnx_int8_b1 = int8.logits(texts, batch_size=1)
         if progress:
             progress(len(texts))

@@ -457,3 +457,21 @@ def test_int8_ladder_exhausted_fails_loudly(student_dir, tmp_path, monkeypatch, 
     kept = json.loads((out / "config.json").read_text())["onnx_bundle"]["steps"]["quantize"]["kept_fp32"]
     names = {n.name: n.op_type for n in onnx.load(str(out / "model.onnx")).graph.node}
     assert kept and all(names.get(k) == "MatMul" for k in kept)
+
+
+def test_bundle_is_calibrated_on_gold(bundle_fp32):
+    """With gold eval data the export fits a temperature; the runtime's probabilities use it and
+    no prediction changes."""
+    from export.calibration import softmax
+    from export.runtime import Bundle
+
+    cal = json.loads((bundle_fp32 / "config.json").read_text())["onnx_bundle"]["calibration"]
+    assert cal["n"] == 60 and 0.05 <= cal["temperature"] <= 20 and cal["temperature"] != 1.0
+    assert {"ece_before", "ece_after", "ece_after_method"} <= set(cal)
+    b = Bundle.load(bundle_fp32)
+    assert b.temperature == cal["temperature"]
+    texts, _ = read_sst2("dev", 8)
+    logits = b.logits(texts)
+    assert np.allclose(b.predict_proba(texts), softmax(logits, cal["temperature"]), atol=1e-9)
+    assert (b.predict_proba(texts).argmax(1) == logits.argmax(1)).all()
+    assert "calibration: temperature" in _CACHE["fp32_output"]
