@@ -120,8 +120,12 @@ def teacher_request(teacher) -> tuple[str, dict]:
 def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[str], source: str, *,
               defer_rate: float | None = None, target_accuracy: float | None = None,
               server_model: str | None = None, api_key_env: str | None = None, template: str | None = None,
-              timeout: float = 10.0, progress=None) -> dict:
-    """Choose the threshold on the gold texts and write the cascade into the bundle."""
+              teacher_calibrate: str | None = None, timeout: float = 10.0, progress=None,
+              teacher_probs: np.ndarray | None = None) -> dict:
+    """Choose the threshold on the gold texts and write the cascade into the bundle.
+
+    ``teacher_probs``: the teacher's probabilities on ``texts`` when already known (a benchmark
+    trying several targets); the teacher is then only asked for its calibration and request."""
     from distill.labelset import LabelSet
     from distill.teachers import load_teacher
     from export import bundle as B
@@ -148,16 +152,20 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
     gold_idx = np.array([labels.index(g) for g in gold])
     student = bundle.predict_proba(texts)
     options = {k: v for k, v in (("server_model", server_model), ("api_key_env", api_key_env),
-                                 ("template", template), ("timeout", timeout)) if v is not None}
+                                 ("template", template), ("calibrate", teacher_calibrate),
+                                 ("timeout", timeout)) if v is not None}
     teacher = load_teacher(teacher_url, labelset, **options)
     if getattr(teacher, "kind", None) != "server":
         raise UserError("the cascade's teacher must be an OpenAI-compatible server URL")
-    teacher_probs = []
-    for start in range(0, len(texts), 32):
-        teacher_probs.append(teacher.predict_proba(texts[start:start + 32]))
-        if progress:
-            progress(len(texts[start:start + 32]))
-    teacher_probs = np.concatenate(teacher_probs)
+    if teacher_probs is None:
+        parts = []
+        for start in range(0, len(texts), 32):
+            parts.append(teacher.predict_proba(texts[start:start + 32]))
+            if progress:
+                progress(len(texts[start:start + 32]))
+        teacher_probs = np.concatenate(parts)
+    else:
+        teacher.predict_proba(texts[:1])  # fits the teacher's own calibration, as on the first call
     ref = teacher.calibrator.ref if teacher.calibrator.method != "none" else None
     curve = cascade_curve(student, np.asarray(teacher_probs).argmax(1), gold_idx)
     k = choose(curve, defer_rate, target_accuracy)

@@ -279,6 +279,8 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 @click.option("--server-model", default=None, help="Model name on the server (default: its first).")
 @click.option("--api-key-env", default=None, help="Environment variable holding the API key (never stored).")
 @click.option("--template", default=None, help="Teacher prompt template (default: the teacher's default).")
+@click.option("--teacher-calibrate", default=None,
+              help="Teacher calibration, as in `advisor distill label --calibrate` (e.g. content-free).")
 @click.option("--eval-data", type=click.Path(path_type=Path), required=True,
               help="Gold texts the threshold is chosen on (csv/tsv/jsonl with a label column).")
 @click.option("--text-column", default=None)
@@ -290,8 +292,8 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
               help="Defer the fewest texts that reach this accuracy on the gold texts.")
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds for one teacher request at run time (then the student's answer stands).")
-def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template, eval_data, text_column, label_column,
-                   labels_spec, eval_limit, defer_rate, target_accuracy, timeout):
+def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template, teacher_calibrate, eval_data,
+                   text_column, label_column, labels_spec, eval_limit, defer_rate, target_accuracy, timeout):
     """Let BUNDLE_DIR defer the texts its student is unsure of to a teacher server; the threshold
     is chosen on gold texts for --defer-rate or --target-accuracy (curve: BUNDLE_DIR/cascade.png)."""
     import json
@@ -313,7 +315,8 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
     try:
         section = configure(bundle_dir, teacher_url, texts, gold, source, defer_rate=defer_rate,
                             target_accuracy=target_accuracy, server_model=server_model, api_key_env=api_key_env,
-                            template=template, timeout=timeout, progress=bar.update)
+                            template=template, teacher_calibrate=teacher_calibrate, timeout=timeout,
+                            progress=bar.update)
     finally:
         bar.close()
     g = section["gold"]
