@@ -179,7 +179,8 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     work = Path(tempfile.mkdtemp(prefix="advisor-export-"))
-    steps = ["export", "optimise"] + ([] if fp32_only else ["quantise"]) + ["bundle"] + ([] if no_verify else ["verify"])
+    steps = (["export", "optimise"] + ([] if fp32_only else ["quantise"]) + ["bundle"] + ([] if no_verify else ["verify"])
+             + (["calibrate"] if calibrate and not no_verify and gold is not None else []))
     bar = _progress(len(steps), "export")
     try:
         started = []
