@@ -238,6 +238,8 @@ def recommend(given: dict[str, Any] | None = None, ask: Ask | None = None,
     book = book or default_rulebook()
     answers = Answers(book, given, ask, params)
     answers.lang = lang
+    answers.get("task")  # asked first: it decides which questions follow (and is required)
+    answers.used.remove("task")
     outcome, path, checks = walk(book, answers)
     rec = Recommendation(outcome=outcome, path=path, checks=checks, answers=answers)
     rec.what_would_change = counterfactuals(book, answers, outcome)
