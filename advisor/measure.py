@@ -141,12 +141,12 @@ def measure_student(latency_ms: float, seq_len: int, progress: Callable[[str], N
     chosen = None
     if run(max(LAYERS))["fits"]:
         chosen = by[max(LAYERS)]
-    elif run(min(LAYERS))["fits"]:
-        lo, hi = min(LAYERS), max(LAYERS)  # lo fits, hi does not
+    else:
+        lo, hi = min(LAYERS) - 1, max(LAYERS)  # lo: fits (0 = none does), hi: does not
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (mid, hi) if run(mid)["fits"] else (lo, mid)
-        chosen = by[lo]
+        chosen = by.get(lo)
     return {"target": target, "seq_len": seq_len, "truncated_to": MAX_POSITIONS if seq_len > MAX_POSITIONS else None,
             "by_layers": dict(sorted(by.items(), reverse=True)), "chosen": chosen, "budget_ms": latency_ms}
 

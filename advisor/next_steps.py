@@ -96,6 +96,9 @@ CONFIG_COMMENTS = {
         "export": "int8 ONNX bundle for serving",
         "target": "{why}",
         "bench": "latency/throughput of student vs teacher on this machine",
+        "bench_enabled": "default true; false skips the benchmark stage",
+        "data_section": "the texts to label",
+        "gold_section": "the gold set (evaluation)",
     },
     "zh": {
         "head": "distill.yaml —— 由 `advisor recommend` 生成；可用 `advisor distill run distill.yaml --dry-run` 检查",
@@ -122,6 +125,9 @@ CONFIG_COMMENTS = {
         "export": "用于上线服务的 int8 ONNX 模型包",
         "target": "{why}",
         "bench": "在本机测量学生与教师模型的时延/吞吐",
+        "bench_enabled": "默认 true；false 则跳过基准测试阶段",
+        "data_section": "待标注的文本",
+        "gold_section": "金标数据集（用于评估）",
     },
 }
 
@@ -172,7 +178,7 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
     teacher = inputs.get("teacher")
     lines = [f"# {c['head']}",
              f"run_dir: {_q(run_dir)}  # {c['run_dir']}",
-             "data:",
+             f"data:  # {c['data_section']}",
              f"  path: {_q(inputs.get('data') or PLACEHOLDER_DATA)}  # {c['data'] if inputs.get('data') else c['data_ph']}",
              f"  text_column: text  # {c['text_column']}",
              f"labels: [{', '.join(_q(n) for n in names)}]  # {c['labels_given'] if labels else c['labels']}",
@@ -188,7 +194,7 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
               f"  alpha: {d.alpha:g}  # {c['alpha']}",
               f"  temperature: {d.temperature:g}  # {c['temperature']}",
               f"  epochs: {d.epochs:g}  # {c['epochs']}",
-              "gold:",
+              f"gold:  # {c['gold_section']}",
               f"  path: {_q(inputs.get('gold') or PLACEHOLDER_GOLD)}  # {c['gold'] if inputs.get('gold') else c['gold_ph']}",
               f"  text_column: text  # {c['text_column']}",
               f"  label_column: label  # {c['label_column']}",
@@ -197,7 +203,7 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
                   why=("arm64: the edge device's CPU" if lang == "en" else "arm64：端侧设备的 CPU") if edge else
                   ("auto: this machine's CPU (avx512_vnni / avx2 / arm64)" if lang == "en" else "auto：本机 CPU（avx512_vnni / avx2 / arm64）")),
               f"bench:  # {c['bench']}",
-              "  enabled: true"]
+              f"  enabled: true  # {c['bench_enabled']}"]
     return "\n".join(lines) + "\n"
 
 
