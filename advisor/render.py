@@ -254,11 +254,15 @@ def tree_markdown(book: RuleBook) -> str:
     """002's tree (section 五) step by step, side by side with the rules that implement each step."""
     lines = ["| 002 step | 002 as written | implemented by (rule: condition -> effect) | relation |",
              "|---|---|---|---|"]
+    question_nodes = {"Q1": "root", "Q2": "icl", "Q3": "generation"}
     for step in TREE_STEPS:
         rules = [r for r in book.rules if r.tree_step == step]
-        impl = "<br>".join(f"`{r.id}`: `{_cond_text(r.when)}` -> "
-                           + (f"**{r.outcome}**" if r.outcome else f"node {r.next}") for r in rules)
-        rel = "<br>".join(r.relation for r in rules)
+        node = question_nodes.get(step)
+        cells = [f"node `{node}`: the first rule that holds fires"] if node else []
+        cells += [f"`{r.id}`: `{_cond_text(r.when)}` -> " + (f"**{r.outcome}**" if r.outcome else f"node {r.next}")
+                  for r in rules]
+        impl = "<br>".join(cells)
+        rel = "<br>".join(([""] if node else []) + [r.relation for r in rules])
         lines.append(f"| {step} | {TREE_002[step].replace('|', chr(92) + '|')} | {impl} | {rel} |")
     return "\n".join(lines)
 
