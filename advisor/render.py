@@ -98,6 +98,8 @@ def _evidence_lines(d: dict, rec: Recommendation, lang: str) -> list[str]:
         m = ev["machine"]
         lines = [t(lang, "evidence_measured", cpu=m["cpu"], cores=m["cores"],
                    load=f"{m['load1']:.1f}" if m.get("load1") is not None else "?", secs=ev.get("seconds", "?"))]
+        if m.get("load1") is not None and m.get("cores") and m["load1"] > m["cores"]:
+            lines.append("  " + t(lang, "busy", load=f"{m['load1']:.1f}", cores=m["cores"]))
         st = ev["student"]
         for n, r in st["by_layers"].items():
             lines.append("  " + t(lang, "student_line", layers=n, tokens=r["tokens"], p50=r["p50_ms"], p95=r["p95_ms"],
