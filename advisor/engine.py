@@ -239,7 +239,6 @@ def recommend(given: dict[str, Any] | None = None, ask: Ask | None = None,
     answers = Answers(book, given, ask, params)
     answers.lang = lang
     answers.get("task")  # asked first: it decides which questions follow (and is required)
-    answers.used.remove("task")
     outcome, path, checks = walk(book, answers)
     rec = Recommendation(outcome=outcome, path=path, checks=checks, answers=answers)
     rec.what_would_change = counterfactuals(book, answers, outcome)

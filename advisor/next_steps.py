@@ -149,7 +149,7 @@ def student_layers(rec: Recommendation, evidence: dict | None, lang: str) -> tup
     if st:
         ch = st.get("chosen")
         if ch:
-            return ch["layers"], (f"measured: {ch['layers']} layers p95 {ch['p95_ms']:g} ms <= {latency:g} ms at {seq_len} tokens"
+            return ch["layers"], (f"measured: {ch['layers']} of 6 layers, p95 {ch['p95_ms']:g} ms <= {latency:g} ms at {seq_len} tokens"
                                   if lang == "en" else f"实测：{ch['layers']} 层 p95 {ch['p95_ms']:g} ms <= {latency:g} ms（{seq_len} tokens）")
         return 1, ("measured: even 1 layer misses the budget; shorten inputs or relax it" if lang == "en"
                    else "实测：即使 1 层也超出预算；请缩短输入或放宽预算")

@@ -126,7 +126,7 @@ def test_printed_measure_command_measures_for_real(tmp_path):
     assert got["cost"]["measured"]
     chosen = ev["student"]["chosen"]
     if chosen:  # the config's layer count is the measured one
-        assert f"layers: {chosen['layers']}  # keep the bottom N layers: measured" in got["next"]["files"][0]["content"]
+        assert f"layers: {chosen['layers']}  # keep the bottom N layers: measured: {chosen['layers']} of 6 layers" in got["next"]["files"][0]["content"]
     # second call: the exports are cached, nothing is exported again
     msgs = []
     start = time.perf_counter()
