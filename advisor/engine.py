@@ -240,6 +240,8 @@ def recommend(given: dict[str, Any] | None = None, ask: Ask | None = None,
     answers.lang = lang
     answers.get("task")  # asked first: it decides which questions follow (and is required)
     outcome, path, checks = walk(book, answers)
+    for key in ("seq_len", "volume"):  # the inputs of the cost section (asked, or defaulted and listed)
+        answers.get(key)
     rec = Recommendation(outcome=outcome, path=path, checks=checks, answers=answers)
     rec.what_would_change = counterfactuals(book, answers, outcome)
     return rec

@@ -31,8 +31,12 @@ def _departure_entry(rule: Rule, lang: str) -> dict:
 def _change_entry(book: RuleBook, c: dict, lang: str) -> dict:
     d = dict(c)
     d["outcome_name"] = book.outcomes[c["outcome"]].name[lang]
-    d["thresholds_text"] = [t(lang, "threshold", param=th["param"], value=show_value(th["value"], lang), unit=th["unit"],
-                              source=book.params[th["param"]].source.text(lang)) for th in c.get("thresholds", [])]
+    d["thresholds_text"] = [
+        t(lang, "threshold", param=th["param"], value=show_value(th["value"], lang), unit=th["unit"],
+          source=book.params[th["param"]].source.text(lang)) if th["value"] == book.params[th["param"]].value else
+        t(lang, "overridden", param=th["param"], value=show_value(th["value"], lang), unit=th["unit"],
+          default=show_value(book.params[th["param"]].value, lang))
+        for th in c.get("thresholds", [])]
     if c["question"] in ("budget", "volume"):
         d["thresholds_text"].append(t(lang, "budget_line"))
     return d

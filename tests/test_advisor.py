@@ -360,10 +360,11 @@ def test_interactive_english_with_aliases():
     answers = {"task": "ner", "latency_ms": "30", "qps": "200", "deployment": "mobile", "existing_bert": "n",
                "generative_extraction": "no",
                "few_shot": "no", "reasoning": "n", "labeled": "5000", "privacy": "n", "seq_len": "", "language": "en",
-               "domain": "", "adversarial": "n", "streaming": "n"}
+               "domain": "", "adversarial": "n", "streaming": "n", "volume": "2,000,000"}
     output, asked, _ = _drive(answers)
     assert "Recommendation: bert" in output
     assert asked[0] == "task" and "intent_and_reply" not in asked and "rag" not in asked
+    assert asked[-1] == "volume" and "2,000,000 texts" in output  # the volume question feeds the cost section
     flags = rec_json("--task", "extraction", "--latency-ms", "30", "--qps", "200", "--deployment", "edge",
                      "--no-existing-bert", "--no-generative-extraction", "--no-few-shot", "--no-reasoning", "--labeled", "5000")
     assert flags["recommendation"] == "bert"
@@ -373,7 +374,7 @@ def test_interactive_rejects_then_accepts_and_lists_choices_once():
     pexpect = pytest.importorskip("pexpect")
     child = pexpect.spawn(sys.executable, ["-m", "advisor.cli", "recommend", "--lang", "en", "--latency-ms", "20", "--qps", "500",
                                            "--no-existing-bert", "--labeled", "0", "--no-privacy", "--no-streaming",
-                                           "--seq-len", "64", "--language", "english", "--deployment", "gpu",
+                                           "--seq-len", "64", "--volume", "5000", "--language", "english", "--deployment", "gpu",
                                            "--no-adversarial", "--domain", "general"],
                           encoding="utf-8", timeout=60, env={**os.environ, "COLUMNS": "250"})
     child.expect_exact("What is the task?")
@@ -393,7 +394,7 @@ def test_interactive_rejects_then_accepts_and_lists_choices_once():
 def test_interactive_chinese_words():
     answers = {"task": "对话", "latency_ms": "500", "qps": "5", "deployment": "gpu", "budget": "", "few_shot": "否",
                "reasoning": "否", "intent_and_reply": "是", "privacy": "否", "seq_len": "", "language": "中文",
-               "domain": "通用", "streaming": "否", "rag": "否"}
+               "domain": "通用", "streaming": "否", "rag": "否", "volume": ""}
     output, asked, transcript = _drive(answers, lang="zh")
     assert "推荐方案：混合级联（hybrid）" in output
     assert asked[0] == "task" and "intent_and_reply" in asked and "labeled" not in asked
@@ -405,6 +406,6 @@ def test_interactive_chinese_words():
 def test_interactive_chinese_edge_and_labels():
     answers = {"task": "分类", "latency_ms": "2000", "qps": "1", "deployment": "端侧", "existing_bert": "否", "few_shot": "否",
                "reasoning": "否", "labeled": "0", "privacy": "否", "seq_len": "64", "language": "中文", "domain": "医疗",
-               "adversarial": "否", "streaming": "不需要"}
+               "adversarial": "否", "streaming": "不需要", "volume": "100000"}
     output, asked, _ = _drive(answers, lang="zh")
     assert "推荐方案：蒸馏（distill）" in output and "N-VERTICAL-DOMAIN" in output
