@@ -264,7 +264,7 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
         if trains_classifier:
             config_steps("distill.yaml", "runs/distill")
         else:
-            steps.append(_ptr(t["p_distill_other"].format(task=task)))
+            steps.append(_ptr(t["p_distill_other"].format(task=a.book.questions["task"].choice_label(task, lang))))
             if _task_pointer(task, t):
                 steps.append(_task_pointer(task, t))
     elif o == "bert":
