@@ -38,6 +38,7 @@ class LazyGroup(click.Group):
     lazy={
         "recommend": "advisor.cli_recommend:recommend",
         "rules": "advisor.cli_recommend:rules",
+        "gold-labels": "advisor.cli_gold:gold_labels",
         "demo": "advisor.demo:demo",
         "distill": "distill.cli:distill",
         "export": "export.cli:export",
