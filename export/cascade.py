@@ -179,6 +179,8 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
                     "timeout_s": float(timeout), "max_body_bytes": 1 << 20, "model": teacher.server_model,
                     # the teacher's own calibration (p ∝ p / reference), applied to its logprobs at run time
                     "reference": None if ref is None else [float(x) for x in ref],
+                    # asked again with this many top tokens when no label word is among the first ones
+                    "wide_logprobs": _wide_logprobs(teacher),
                     "calibration": teacher.calibrator.method},
         "gold": {"source": source, "n": len(texts), "defer_rate": float(curve.defer_rate[k]),
                  "accuracy_cascade": float(curve.accuracy[k]), "accuracy_student": curve.student_accuracy,
@@ -196,3 +198,11 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
     B.write_manifest(bundle_dir)
     return section
 
+
+
+def _wide_logprobs(teacher) -> int | None:
+    """The wider top-N the labelling teacher falls back to (None when the server refused it)."""
+    wide, top = getattr(teacher, "wide_logprobs", None), getattr(teacher, "top_logprobs", None)
+    if not wide or not top or wide <= top or getattr(teacher, "_wide_ok", None) is False:
+        return None
+    return int(wide)

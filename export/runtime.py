@@ -144,6 +144,8 @@ class CascadeTeacher:
             self.words = {str(k): str(v) for k, v in spec["verbalizers"].items()}
             self.timeout = float(spec.get("timeout_s", 10.0))
             self.max_bytes = int(spec.get("max_body_bytes", 1 << 20))
+            wide = spec.get("wide_logprobs")
+            self.wide = None if wide is None else int(wide)
             ref = spec.get("reference")
             self.reference = None if ref is None else np.asarray([float(x) for x in ref], dtype=np.float64)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -156,7 +158,7 @@ class CascadeTeacher:
             self.headers["Authorization"] = f"Bearer {os.environ[str(key_env)]}"
         self.opener = urllib.request.build_opener(_NoRedirect)
 
-    def _body(self, text: str):
+    def _body(self, text: str, wide: bool = False):
         def fill(x):
             if isinstance(x, str):
                 return x.replace(self.placeholder, text)
@@ -165,11 +167,14 @@ class CascadeTeacher:
             if isinstance(x, dict):
                 return {k: fill(v) for k, v in x.items()}
             return x
-        return json.dumps(fill(self.request)).encode("utf-8")
+        body = fill(self.request)
+        if wide:  # the labelling teacher's second ask when no label was among the top first tokens
+            body["top_logprobs" if "messages" in body else "logprobs"] = self.wide
+        return json.dumps(body).encode("utf-8")
 
-    def _post(self, text: str) -> dict:
+    def _post(self, text: str, wide: bool = False) -> dict:
         deadline = time.monotonic() + self.timeout
-        req = urllib.request.Request(self.url, data=self._body(text), headers=self.headers, method="POST")
+        req = urllib.request.Request(self.url, data=self._body(text, wide), headers=self.headers, method="POST")
         try:
             with self.opener.open(req, timeout=self.timeout) as resp:
                 chunks, size = [], 0
@@ -211,35 +216,62 @@ class CascadeTeacher:
         return [(t, v) for t, v in out if math.isfinite(v) and v <= 0]
 
     def classify(self, text: str, labels: Sequence[str]) -> tuple[str, np.ndarray | None]:
-        """(label, probabilities in ``labels`` order or None when the server gave no logprobs)."""
+        """(label, probabilities in ``labels`` order, or None when no label word was among the
+        first-token log-probabilities and the answer text was mapped to a label instead)."""
         obj = self._post(text)
+        probs = self._probs(obj, labels)
+        if probs is None and self.wide:  # as the labelling teacher: ask once more for a wider top-N
+            try:
+                probs = self._probs(self._post(text, wide=True), labels)
+            except TeacherError:
+                probs = None
+        if probs is not None:
+            return labels[int(probs.argmax())], probs
+        return self._parse_text(obj, labels), None
+
+    @staticmethod
+    def _choice(obj: dict) -> dict:
         try:
             choice = obj["choices"][0]
-            answer = choice.get("text")
-            if answer is None:
-                answer = (choice.get("message") or {}).get("content")
-        except (KeyError, IndexError, TypeError, AttributeError):
+        except (KeyError, IndexError, TypeError):
             raise TeacherError("answer has no choices") from None
-        words = [self.words.get(lab, lab).strip().casefold() for lab in labels]
-        top = self._top_first_token(choice.get("logprobs")) if isinstance(choice.get("logprobs"), dict) else []
+        if not isinstance(choice, dict):
+            raise TeacherError("answer has no choices")
+        return choice
+
+    def _words(self, labels: Sequence[str]) -> list[str]:
+        return [self.words.get(lab, lab).strip().casefold() for lab in labels]
+
+    def _probs(self, obj: dict, labels: Sequence[str]) -> np.ndarray | None:
+        choice = self._choice(obj)
+        lp = choice.get("logprobs")
+        top = self._top_first_token(lp) if isinstance(lp, dict) else []
+        words = self._words(labels)
         mass = np.zeros(len(labels))
-        for tok, lp in top:  # a first token that starts exactly one label's word counts for it
+        for tok, v in top:  # a first token that starts exactly one label's word counts for it
             t = tok.replace("\u0120", " ").replace("\u2581", " ").strip().casefold()
             hits = [i for i, w in enumerate(words) if t and (w == t or w.startswith(t))]
             if len(hits) == 1:
-                mass[hits[0]] += math.exp(lp)
-        if mass.sum() > 0:
-            mass[mass == 0] = min(math.exp(lp) for _, lp in top) / 2  # as the labelling teacher does
-            probs = mass / mass.sum()
-            if self.reference is not None and len(self.reference) == len(probs):  # the teacher's calibration
-                probs = probs / np.clip(self.reference, 1e-12, None)
-                probs = probs / probs.sum()
-            return labels[int(probs.argmax())], probs
+                mass[hits[0]] += math.exp(v)
+        if mass.sum() <= 0:
+            return None
+        mass[mass == 0] = min(math.exp(v) for _, v in top) / 2  # as the labelling teacher does
+        probs = mass / mass.sum()
+        if self.reference is not None and len(self.reference) == len(probs):  # the teacher's calibration
+            probs = probs / np.clip(self.reference, 1e-12, None)
+            probs = probs / probs.sum()
+        return probs
+
+    def _parse_text(self, obj: dict, labels: Sequence[str]) -> str:
+        choice = self._choice(obj)
+        answer = choice.get("text")
+        if answer is None and isinstance(choice.get("message"), dict):
+            answer = choice["message"].get("content")
         said = " ".join(str(answer or "").split()).strip(" .,:;!\"'`*()[]{}").casefold()
-        hits = [lab for lab, w in zip(labels, words) if said and (said == w or said.startswith(w + " "))]
+        hits = [lab for lab, w in zip(labels, self._words(labels)) if said and (said == w or said.startswith(w + " "))]
         if len(hits) != 1:
             raise TeacherError(f"answer {said[:40]!r} is not one of the labels")
-        return hits[0], None
+        return hits[0]
 
 
 class Bundle:

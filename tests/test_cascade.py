@@ -130,3 +130,18 @@ def test_bad_cascade_requests_are_one_line_errors(bundle, capsys):
             code, out, err = run_main(args, capsys)
             assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
     assert "cascade" not in json.loads((bundle / "config.json").read_text())["onnx_bundle"]
+
+
+def test_runtime_asks_wider_like_the_labelling_teacher(bundle):
+    """A server whose top-20 first tokens hold no label word: the labelling teacher asks again for
+    the top 200, and so does the bundle's runtime (stored as teacher.wide_logprobs)."""
+    with FaultServer(labels_only_beyond=20) as srv:
+        assert configure(bundle, srv, "--defer-rate", "1.0").exit_code == 0
+        spec = json.loads((bundle / "config.json").read_text())["onnx_bundle"]["cascade"]["teacher"]
+        assert spec["wide_logprobs"] == 200
+        srv.requests.clear()
+        rows = Bundle.load(bundle).predict(["a wonderful film", "a dull film"])
+    assert [r["source"] for r in rows] == ["teacher", "teacher"]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    n_asked = [r["body"].get("top_logprobs", r["body"].get("logprobs")) for r in srv.requests]
+    assert n_asked == [20, 200, 20, 200]
