@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import UserError
+from advisor.numbers import check_number, short_repr
 from advisor.yamlfile import read_yaml
+from distill.limits import LIMITS, check_field
 
 STAGES = ("label", "train", "evaluate", "export", "verify", "bench")
 
@@ -89,30 +91,32 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
         return None
     if kind == "bool":
         if not isinstance(value, bool):
-            raise UserError(f"config: {key}: expected true or false, got {value!r}")
-    elif kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"config: {key}: expected an integer, got {value!r}")
-    elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"config: {key}: expected a number, got {value!r}")
-        value = float(value)
+            raise UserError(f"config: {key}: expected true or false, got {short_repr(value)}")
+    elif kind in ("int", "float"):
+        # one check for every number (distill.limits): a number, finite, in range
+        if isinstance(value, str):  # a YAML string is not a number ("1e-4" without a dot is one)
+            raise UserError(f"config: {key}: expected {'an integer' if kind == 'int' else 'a number'}, "
+                            f"got {short_repr(value)}")
+        if key in LIMITS:
+            value = check_field(key, value, f"config: {key}")
+        else:
+            value = check_number(value, f"config: {key}", int if kind == "int" else float, 0, None)
     elif kind in ("str", "path"):
         if not isinstance(value, str) or not value.strip():
-            raise UserError(f"config: {key}: expected a non-empty string, got {value!r}")
+            raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
         if kind == "path" and "://" not in value:
             value = str((base / Path(value).expanduser()).resolve()) if not Path(value).is_absolute() else value
     elif kind == _ANY_LABELS:
         if isinstance(value, list):
             if not all(isinstance(v, str) and v.strip() for v in value):
-                raise UserError(f"config: {key}: expected a list of label names, got {value!r}")
+                raise UserError(f"config: {key}: expected a list of label names, got {short_repr(value)}")
             value = ",".join(value)
         elif not isinstance(value, str):
-            raise UserError(f"config: {key}: expected a preset name, a file or a list of names, got {value!r}")
+            raise UserError(f"config: {key}: expected a preset name, a file or a list of names, got {short_repr(value)}")
         elif Path(base / value).suffix in (".yaml", ".yml", ".json"):
             value = str((base / value).resolve())
     if rest and value not in rest[0]:
-        raise UserError(f"config: {key}: expected one of {', '.join(rest[0])}, got {value!r}")
+        raise UserError(f"config: {key}: expected one of {', '.join(rest[0])}, got {short_repr(value)}")
     if kind in ("int", "float") and value is not None and value < 0:
         raise UserError(f"config: {key}: must not be negative, got {value}")
     return value
@@ -132,16 +136,16 @@ def parse_config(data: Any, base: Path) -> dict:
     cfg = defaults()
     for key, value in data.items():
         if key not in SCHEMA:
-            raise UserError(f"config: unknown key '{key}'; known: {', '.join(SCHEMA)}")
+            raise UserError(f"config: unknown key {short_repr(str(key), 40)}; known: {', '.join(SCHEMA)}")
         spec = SCHEMA[key]
         if isinstance(spec, dict):
             if value is None:
                 continue
             if not isinstance(value, dict):
-                raise UserError(f"config: {key}: expected a mapping, got {value!r}")
+                raise UserError(f"config: {key}: expected a mapping, got {short_repr(value)}")
             for sub, sub_value in value.items():
                 if sub not in spec:
-                    raise UserError(f"config: unknown key '{key}.{sub}'; known: {', '.join(spec)}")
+                    raise UserError(f"config: unknown key {short_repr(f'{key}.{sub}', 40)}; known: {', '.join(spec)}")
                 cfg[key][sub] = _check(f"{key}.{sub}", spec[sub], sub_value, base)
         else:
             cfg[key] = _check(key, spec, value, base)

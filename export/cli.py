@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from advisor.errors import UserError
+from distill.limits import option_type as _num
 
 TARGETS = ("avx512_vnni", "avx2", "arm64")  # mirrors export.onnx.TARGETS (kept import-light)
 
@@ -81,9 +82,9 @@ def _publish(stage: Path, out: Path) -> None:
 def _verification_options(func):
     """The options that say what to verify on and how strictly (``export`` and ``export verify``)."""
     options = [
-        click.option("--max-drop", type=float, default=0.5, show_default=True,
+        click.option("--max-drop", type=_num("export.max_drop"), default=0.5, show_default=True,
                      help="Max int8 accuracy drop (or disagreement with fp32 without gold), in points."),
-        click.option("--atol", type=float, default=1e-4, show_default=True,
+        click.option("--atol", type=_num("export.atol"), default=1e-4, show_default=True,
                      help="Max |fp32 ONNX - PyTorch| logit difference."),
         click.option("--eval-data", type=click.Path(path_type=Path), default=None,
                      help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student."),
@@ -91,7 +92,7 @@ def _verification_options(func):
         click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore)."),
         click.option("--labels", "labels_spec", default=None,
                      help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR."),
-        click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts."),
+        click.option("--eval-limit", type=_num("export.eval_limit"), default=500, show_default=True, help="Verify on at most N texts."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -138,7 +139,7 @@ def export() -> None:
 @click.option("--int8-graph", type=click.Choice(["optimized", "raw"]), default="optimized", show_default=True,
               help="Quantise the offline-fused fp32 graph, or the plain export (ORT fuses at load: ~10% faster, less faithful).")
 @_verification_options
-@click.option("--max-length", type=int, default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
+@click.option("--max-length", type=_num("export.max_length"), default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
 @click.option("--no-verify", is_flag=True, help="Skip verification (the bundle records that it was skipped).")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
 @click.option("--keep-work", type=click.Path(path_type=Path), default=None, help="Keep the raw/fp32/int8 export work dir here.")
@@ -274,8 +275,8 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 @click.option("--texts", "texts_path", type=click.Path(path_type=Path), default=None,
               help="Texts to time (csv/tsv/jsonl/txt); default: the bundle's verification texts.")
 @click.option("--text-column", default=None)
-@click.option("--n", "n", type=int, default=300, show_default=True, help="Texts for batch-1 latency.")
-@click.option("--n-teacher", type=int, default=20, show_default=True, help="Texts for the (slow) teacher.")
+@click.option("--n", "n", type=_num("bench.n"), default=300, show_default=True, help="Texts for batch-1 latency.")
+@click.option("--n-teacher", type=_num("bench.teacher_n"), default=20, show_default=True, help="Texts for the (slow) teacher.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Output dir for bench.json/bench.png (default BUNDLE_DIR/bench).")
 def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teacher, no_pytorch, texts_path,
@@ -294,8 +295,8 @@ def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teach
 @click.argument("texts", nargs=-1)
 @click.option("--variant", type=click.Choice(["int8", "fp32"]), default=None,
               help="Default: model.onnx (the variant chosen at export).")
-@click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--threads", type=_num("predict.threads"), default=None, help="onnxruntime intra-op threads (default: all cores).")
+@click.option("--batch-size", type=_num("predict.batch_size"), default=32, show_default=True)
 @click.option("--with-text/--no-text", default=False, show_default=True, help="Echo the text in each output row.")
 @click.option("--allow-unverified", is_flag=True, help="Load a bundle whose verification failed.")
 def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified):
