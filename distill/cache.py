@@ -48,6 +48,9 @@ class LabelCache:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            cols = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
+            if "reason" not in cols:  # caches written before abstentions carried their reason
+                self.db.execute("ALTER TABLE labels ADD COLUMN reason TEXT")
         except sqlite3.DatabaseError as exc:
             raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc})") from None
 
@@ -59,11 +62,12 @@ class LabelCache:
             part = hashes[s : s + 500]
             q = ",".join("?" * len(part))
             rows = self.db.execute(
-                f"SELECT text_hash, probs, source, answer FROM labels WHERE teacher=? AND prompt=? AND text_hash IN ({q})",
+                f"SELECT text_hash, probs, source, answer, reason FROM labels WHERE teacher=? AND prompt=? "
+                f"AND text_hash IN ({q})",
                 [teacher, prompt, *part],
             ).fetchall()
-            for h, probs, source, answer in rows:
-                out[h] = Scored(np.asarray(json.loads(probs), dtype=np.float64), source, answer)
+            for h, probs, source, answer, reason in rows:
+                out[h] = Scored(np.asarray(json.loads(probs), dtype=np.float64), source, answer, reason=reason)
         return out
 
     def count(self, teacher: str | None = None, prompt: str | None = None) -> int:
@@ -81,7 +85,8 @@ class LabelCache:
         """Insert a batch in ONE transaction (committed before returning). Existing keys are kept."""
         now = time.time()
         rows = [
-            (teacher, prompt, h, json.dumps([float(x) for x in r.probs]), r.source, r.answer, now)
+            (teacher, prompt, h, json.dumps([float(x) for x in r.probs]), r.source, r.answer,
+             getattr(r, "reason", None), now)
             for h, r in items
         ]
         if not rows:
@@ -89,8 +94,8 @@ class LabelCache:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
-                "INSERT OR IGNORE INTO labels (teacher, prompt, text_hash, probs, source, answer, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO labels (teacher, prompt, text_hash, probs, source, answer, reason, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             self.db.execute("COMMIT")

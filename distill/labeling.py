@@ -75,14 +75,20 @@ def score_through_cache(teacher: Teacher, cache: LabelCache, texts: list[str], c
     try:
         for s in range(0, len(missing), chunk_size):
             part = missing[s : s + chunk_size]
-            res = teacher.score([t for _, t in part])
-            if len(res) != len(part):
-                raise RuntimeError(f"teacher returned {len(res)} results for {len(part)} texts")
-            cache.put_many(fp, ph, [(h, r) for (h, _), r in zip(part, res)])
-            for (h, _), r in zip(part, res):
+
+            def arrived(i: int, r: Scored, part=part) -> None:
+                # every answer is cached the moment it arrives: a failure of its neighbours (or a
+                # kill) cannot lose an answer already paid for
+                h = part[i][0]
+                cache.put_many(fp, ph, [(h, r)])
                 have[h] = r
-            if bar is not None:
-                bar.update(len(part))
+                if bar is not None:
+                    bar.update(1)
+
+            teacher.score_each([t for _, t in part], arrived)
+            lost = [t for h, t in part if h not in have]
+            if lost:
+                raise RuntimeError(f"teacher returned no result for {len(lost)} of {len(part)} texts")
     finally:
         if bar is not None:
             bar.close()
@@ -161,6 +167,8 @@ def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], cal
             row.update(label=names[j], confidence=round(float(p[j]), 6), source=r.source)
         if r.answer is not None and r.source != "scored":
             row["answer"] = r.answer[:200]
+        if r.source == "abstained" and getattr(r, "reason", None):
+            row["reason"] = r.reason
         if data.gold is not None:
             row["gold"] = data.gold[i]
         rows.append(row)
