@@ -144,6 +144,10 @@ def teacher_from_run(run_dir: Path, labelset):
             return None
     elif t.get("base_url"):
         spec = t["base_url"]
+        if "***" in spec:  # the URL's credentials were redacted when teacher.json was written
+            raise UserError(f"the teacher URL in {info_path} had credentials, which are never stored; pass "
+                            f"--teacher-labels (the teacher's labels of the gold file) or give the server key "
+                            f"through ${t.get('api_key_env') or 'OPENAI_API_KEY'} instead of the URL")
         options.update({k: t[k] for k in ("server_model", "api_key_env", "concurrency", "timeout", "max_retries")
                         if t.get(k) is not None})
     else:

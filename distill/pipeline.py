@@ -23,7 +23,7 @@ import click
 
 from advisor.atomic import write_json
 from advisor.errors import UserError
-from distill.run_config import STAGES
+from distill.run_config import STAGES, redact_config
 from distill.summary import write_summary
 
 MANIFEST = "pipeline.json"
@@ -251,7 +251,7 @@ def run_pipeline(cfg: dict, echo=click.echo) -> dict:
     run = Path(cfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run)
-    manifest.data["config"] = cfg
+    manifest.data["config"] = redact_config(cfg)  # no URL credentials on disk
     for stage in STAGE_LIST:
         if not stage.enabled(cfg):
             echo(f"[{stage.name}] off")

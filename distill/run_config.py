@@ -227,6 +227,17 @@ def _check_student_layers(student: dict) -> None:
         raise UserError(f"config: student.layers is {student['layers']} but the student has {have} layers")
 
 
+def redact_config(cfg: dict) -> dict:
+    """A copy of ``cfg`` fit to be written to disk: URL credentials (``user:pw@``, ``?api_key=``) removed."""
+    from distill.teachers.http import redact_url
+
+    out = copy.deepcopy(cfg)
+    t = out.get("teacher")
+    if isinstance(t, dict) and isinstance(t.get("model"), str):
+        t["model"] = redact_url(t["model"])
+    return out
+
+
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:
     """Read, merge ``overrides`` (dotted keys -> values, from CLI flags) and validate."""
     path = Path(path)

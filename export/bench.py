@@ -215,7 +215,9 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         if spec and "://" not in spec and Path(spec).exists():
             spec = str(Path(spec).resolve())
         t_texts = texts[:n_teacher]
-        echo(f"bench: teacher {spec or '(embedded default)'} ({len(t_texts)} texts)...")
+        from distill.teachers.http import redact_url
+
+        echo(f"bench: teacher {redact_url(spec) or '(embedded default)'} ({len(t_texts)} texts)...")
         try:
             r = _measure("teacher", t_texts, {"spec": spec, "labelset": labelset, "repo": str(REPO), "warmup": 2,
                                               "prompt": prompt_opts},

@@ -131,7 +131,7 @@ class ServerTeacher(Teacher):
         if probe:
             self._probe()
         if not self.server_model:
-            raise UserError(f"server {self.base_url} lists no model; pass --server-model NAME")
+            raise UserError(f"server {self.public_url} lists no model; pass --server-model NAME")
         # the public (redacted) URL: a password never feeds a hash that is written to disk
         self.fingerprint = hashlib.sha256(f"server|{self.public_url}|{self.server_model}".encode()).hexdigest()[:16]
 
