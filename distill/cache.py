@@ -7,10 +7,12 @@ so changing the calibration never relabels anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Iterable
@@ -44,15 +46,33 @@ class LabelCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
-            cols = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
-            if "reason" not in cols:  # caches written before abstentions carried their reason
-                self.db.execute("ALTER TABLE labels ADD COLUMN reason TEXT")
+            self._open()
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc})") from None
+            if not self.path.is_file():
+                raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc})") from None
+            # damaged (truncated, overwritten): set it aside, report it, and score again
+            with contextlib.suppress(Exception):
+                self.db.close()
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(str(self.path) + suffix)
+            print(f"warning: label cache {self.path} was damaged ({exc}); moved it to {aside.name}, "
+                  f"its texts are scored again", file=sys.stderr, flush=True)
+            try:
+                self._open()
+            except sqlite3.DatabaseError as exc2:
+                raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc2})") from None
+
+    def _open(self) -> None:
+        self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
+        if "reason" not in cols:  # caches written before abstentions carried their reason
+            self.db.execute("ALTER TABLE labels ADD COLUMN reason TEXT")
 
     # -------------------------------------------------------------------------------- reads
     def get_many(self, teacher: str, prompt: str, hashes: Iterable[str]) -> dict[str, Scored]:

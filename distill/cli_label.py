@@ -144,3 +144,8 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
                    + (f"; held out from prompt selection: {rep['gold_held_out']['accuracy']:.1%} "
                       f"(n={rep['gold_held_out']['n']})" if rep.get("gold_held_out") else ""))
     click.echo(f"report: {out / 'teacher_report.md'}")
+    if res.n_rows and s.get("abstained", 0) >= res.n_rows:
+        reasons = rep.get("abstain_reasons") or {}
+        raise UserError(f"the teacher abstained on all {res.n_rows} texts (no label could be read from its answers"
+                        + (f": {next(iter(reasons))}" if reasons else "")
+                        + f"); nothing to train on; see {out / 'teacher_report.md'}")

@@ -20,6 +20,7 @@ from advisor.errors import UserError
 from distill.cache import LabelCache, text_hash
 from distill.data import TextDataset
 from distill.labelset import LabelSet
+from distill.rundir import check_run_inputs, run_identity, run_lock
 from distill.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Prompt, Shot
 from distill.teachers.base import Scored, Teacher
 
@@ -184,9 +185,17 @@ def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_d
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.chunk_size < 1:
         raise UserError("chunk size must be positive")
+    identity = run_identity(data.source, labelset.names) if data.source else None
+    if identity is not None:
+        check_run_inputs(out, identity)  # another run's labels are never overwritten silently
+    with run_lock(out, "advisor distill label"):  # one writer per run directory
+        return _label_locked(data, labelset, teacher, out, cfg, dev, echo, report, identity)
+
+
+def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, echo, report: bool,
+                  identity: dict | None) -> LabelingResult:
     if cfg.calibrate == "auto" and not cfg.select_prompt:
         cfg.calibrate = "none"
     template = cfg.template or teacher.prompt.template
@@ -228,6 +237,7 @@ def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_d
         "selection_dev_ids": dev_ids,
         "data": {"source": data.source, "text_column": data.text_column, "label_column": data.label_column,
                  "rows": len(rows), "unique_texts": len(uniq)},
+        "run_identity": identity,
     }
     write_json(out / "teacher.json", teacher_meta)
     rep = {}

@@ -24,6 +24,7 @@ import click
 from advisor.atomic import write_json
 from advisor.errors import UserError
 from distill.run_config import STAGES, redact_config
+from distill.rundir import read_state, run_lock
 from distill.summary import write_summary
 
 MANIFEST = "pipeline.json"
@@ -216,7 +217,8 @@ def stage_inputs_hash(stage: Stage, cfg: dict, run: Path) -> str:
 class Manifest:
     def __init__(self, run: Path):
         self.path = run / MANIFEST
-        self.data = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
+        data = read_state(self.path, "pipeline state")  # damaged: reported, every stage checked again
+        self.data = data if isinstance(data, dict) and isinstance(data.get("stages"), dict) else {"stages": {}}
 
     def save(self) -> None:
         write_json(self.path, self.data)
@@ -248,6 +250,11 @@ def plan(cfg: dict) -> list[tuple[Stage, str]]:
 
 
 def run_pipeline(cfg: dict, echo=click.echo) -> dict:
+    with run_lock(cfg["run_dir"], "advisor distill run", flag="run_dir"):  # one pipeline per run directory
+        return _run_pipeline(cfg, echo)
+
+
+def _run_pipeline(cfg: dict, echo=click.echo) -> dict:
     run = Path(cfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run)
