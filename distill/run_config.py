@@ -19,7 +19,8 @@ from distill.limits import LIMITS, check_field
 
 STAGES = ("label", "train", "evaluate", "export", "verify", "bench")
 
-# (type, default[, choices]); type "path" = str resolved against the config file's folder.
+# (type, default[, choices]); type "path" = str resolved against the config file's folder; "model" =
+# the same, except for a URL or "default".
 _ANY_LABELS = "labels"
 SCHEMA: dict[str, Any] = {
     "run_dir": ("path", None),
@@ -33,7 +34,7 @@ SCHEMA: dict[str, Any] = {
         "seed": ("int", 0),
     },
     "teacher": {
-        "model": ("str", None),
+        "model": ("model", None),  # a path (resolved like "path") unless a URL or "default"
         "server_model": ("str", None),
         "api_key_env": ("str", "OPENAI_API_KEY"),
         "template": ("str", None),
@@ -101,11 +102,15 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
             value = check_field(key, value, f"config: {key}")
         else:
             value = check_number(value, f"config: {key}", int if kind == "int" else float, 0, None)
-    elif kind in ("str", "path"):
+    elif kind in ("str", "path", "model"):
         if not isinstance(value, str) or not value.strip():
             raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
-        if kind == "path" and "://" not in value:
-            value = str((base / Path(value).expanduser()).resolve()) if not Path(value).is_absolute() else value
+        if kind == "model" and (value.strip() == "default" or "://" in value):
+            return value
+        if kind in ("path", "model") and "://" not in value:
+            # relative paths are relative to the config file's folder, wherever the command runs
+            p = Path(value).expanduser()
+            value = str(p if p.is_absolute() else (base / p).resolve())
     elif kind == _ANY_LABELS:
         if isinstance(value, list):
             if not all(isinstance(v, str) and v.strip() for v in value):
@@ -162,9 +167,11 @@ def _check_required_and_combinations(cfg: dict) -> None:
     for key in REQUIRED:
         if _get(cfg, key) is None:
             raise UserError(f"config: {key} is required")
-    for key in ("data.path", "gold.path", "teacher.dev", "teacher.shots_file", "student.model"):
+    for key in ("data.path", "gold.path", "teacher.dev", "teacher.shots_file", "student.model", "teacher.model"):
         value = _get(cfg, key)
-        if value is not None and not Path(value).exists():
+        if value is None or value == "default" or "://" in value:
+            continue
+        if not Path(value).exists():
             raise UserError(f"config: {key}: file not found: {value}")
     t, tr, ex, be = cfg["teacher"], cfg["training"], cfg["export"], cfg["bench"]
     _check_teacher_kind(t)
