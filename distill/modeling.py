@@ -118,6 +118,7 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
             raise UserError(f"--layers {layers}: the student in {path} has {have} layers (choose 1..{have})")
         shape["num_hidden_layers"] = layers
     tok = load_tokenizer(path)
+    require_safetensors(path, "student")
     id2label = {i: name for i, name in enumerate(labels)}
     label2id = {name: i for i, name in enumerate(labels)}
     try:
@@ -132,6 +133,20 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
     return model, tok, path
 
 
+def require_safetensors(path: str | os.PathLike, what: str = "model") -> None:
+    """Refuse a model directory whose only weights are a pickle (``pytorch_model.bin``): loading a
+    pickle can run code, so this toolkit reads ``model.safetensors`` only -- say so, instead of
+    failing later with an unrelated message (e.g. "No module named 'tensorflow'")."""
+    p = Path(path)
+    if (p / "model.safetensors").is_file() or any(p.glob("model-*-of-*.safetensors")):
+        return
+    if (p / "pytorch_model.bin").is_file() or any(p.glob("pytorch_model-*-of-*.bin")):
+        raise UserError(
+            f"the {what} in {p} has only pytorch_model.bin (a pickle, which can run code when loaded); this "
+            f"toolkit loads model.safetensors only: where you trust the file, convert it with "
+            f"AutoModelForSequenceClassification.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)")
+
+
 def load_trained_student(path: str | os.PathLike):
     """(model, tokenizer) of a saved student directory, in eval mode."""
     from transformers import AutoModelForSequenceClassification
@@ -140,6 +155,7 @@ def load_trained_student(path: str | os.PathLike):
     if not (path / "config.json").is_file():
         raise UserError(f"no trained student in {path} (run `advisor distill train` first)")
     tok = load_tokenizer(path)
+    require_safetensors(path, "classifier")
     try:
         with _quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True,

@@ -61,6 +61,9 @@ def _detect_target() -> str:
 def _prepare_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
+    from distill.rundir import prepare_dir
+
+    prepare_dir(out.parent if not out.exists() else out, "--out")  # an impossible path fails here, in one line
     if out.is_dir() and any(out.iterdir()):
         if not (out / "manifest.json").is_file():
             raise UserError(f"--out {out} is a non-empty directory that is not a bundle; choose another path")
@@ -152,6 +155,9 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     from export.onnx import check_student_dir
 
     student = check_student_dir(student_dir)
+    from distill.modeling import require_safetensors
+
+    require_safetensors(student, "student")
     _check_verification_args(max_drop, atol, eval_data)
     _prepare_out(out, force)
     target = _detect_target() if target == "auto" else target
@@ -234,27 +240,55 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
 @click.option("--student", "student_dir", type=click.Path(path_type=Path), default=None,
               help="PyTorch student to compare with (default: the one recorded in the bundle).")
 @_verification_options
+@click.option("--resign", is_flag=True,
+              help="Accept the bundle's files as they are now: verify them and write a new manifest. "
+                   "Without it a bundle whose files differ from the manifest made at export is refused.")
 @click.pass_context
 def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_column, label_column, labels_spec,
-                  eval_limit):
+                  eval_limit, resign):
     """Verify an existing BUNDLE_DIR against its PyTorch student and record the result in the bundle
-    (verification.json, README.md, manifest.json); exit 1 when it does not hold."""
-    import json
+    (verification.json, README.md, their manifest entries); exit 1 when it does not hold.
 
+    The bundle's files must still match the manifest made at export (a changed, added, missing or
+    symlinked file is refused); --resign verifies the files as they are and signs them anew.
+    """
     from export import bundle as B
     from export.onnx import check_student_dir
+    from export.runtime import BundleError, check_manifest, check_regular_files, read_config, read_manifest
     from export.verify import format_report, load_eval_texts
 
-    if not (bundle_dir / "manifest.json").is_file() or not (bundle_dir / "config.json").is_file():
+    if not os.path.lexists(bundle_dir / "manifest.json") or not os.path.lexists(bundle_dir / "config.json"):
         raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
     _check_verification_args(max_drop, atol, eval_data)
-    cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
-    recorded = cfg.get("onnx_bundle", {}).get("student", {}).get("path")
+    try:
+        if resign:  # regular files inside the bundle still enforced; the hashes are renewed
+            check_regular_files(bundle_dir)
+            manifest = None
+        else:
+            manifest = check_manifest(bundle_dir)
+        cfg = read_config(bundle_dir)
+        if not isinstance(cfg.get("onnx_bundle"), dict):
+            raise BundleError(f"{bundle_dir / 'config.json'} has no 'onnx_bundle' section")
+    except BundleError as exc:
+        hint = "" if resign else " (to accept the files as they are now, verify with --resign)"
+        raise UserError(f"{exc}{hint}") from None
+    info = cfg.get("onnx_bundle") if isinstance(cfg.get("onnx_bundle"), dict) else {}
+    recorded = (info.get("student") or {}).get("path") if isinstance(info.get("student"), dict) else None
     student = check_student_dir(student_dir or recorded or "")
+    from distill.modeling import require_safetensors
+
+    require_safetensors(student, "student")
     texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
                                           text_column, label_column, labels_spec, eval_limit)
-    verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
-    B.finish(bundle_dir, cfg, verification)
+    try:
+        verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    if resign:
+        B.finish(bundle_dir, cfg, verification)
+        click.echo(f"re-signed: manifest.json now lists the files of {bundle_dir} as they are")
+    else:
+        B.record_verification(bundle_dir, manifest, cfg, verification)
     click.echo(format_report(verification))
     if not verification["passed"]:
         click.echo(f"error: verification failed: {verification['summary']} (the runtime refuses this bundle)", err=True)
@@ -321,7 +355,7 @@ def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_un
                     raise UserError(f"text argument {i} is empty")
                 items.append((str(i), t))
         else:
-            stdin = click.get_text_stream("stdin")
+            stdin = click.get_binary_stream("stdin")  # decoded line by line: a bad byte names its line
             if stdin.isatty():
                 raise UserError("no texts: give TEXT arguments or pipe JSONL/plain lines on stdin")
             items = [(rid if rid is not None else str(n), t) for n, rid, t in parse_input_lines(stdin)]

@@ -53,7 +53,7 @@ REQUIRED = (CONFIG, TOKENIZER, VERIFICATION)  # + every model named in config.js
 MAX_JSON_BYTES = 64 * 1024 * 1024  # config/manifest/verification/tokenizer: far below this
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-__all__ = ["Bundle", "BundleError", "check_manifest", "read_manifest", "sha256_file", "parse_input_lines"]
+__all__ = ["Bundle", "BundleError", "check_manifest", "read_manifest", "check_regular_files", "read_config", "sha256_file", "parse_input_lines"]
 
 
 class BundleError(ValueError):
@@ -242,6 +242,20 @@ def check_manifest(bundle_dir: str | os.PathLike, *, hash_files: bool = True, sk
             fh, _ = _open_regular(root, name)  # exists, regular, inside
             fh.close()
     return manifest
+
+
+def check_regular_files(bundle_dir: str | os.PathLike) -> list[str]:
+    """Every file of the bundle is a regular file inside it (no symlink); returns their names."""
+    root = Path(bundle_dir)
+    names = _bundle_files(root)
+    for name in names:
+        _open_regular(root, name)[0].close()
+    return names
+
+
+def read_config(bundle_dir: str | os.PathLike) -> dict:
+    """``config.json`` of a bundle (a regular file inside it), without the manifest check."""
+    return _read_json(Path(bundle_dir) / CONFIG, "config")
 
 
 def _check_info(info: object, where: Path) -> dict:
