@@ -27,6 +27,9 @@ def _echo(msg: str) -> None:
 @click.option("--text-column", default=None, help="Column with the text (default: text/sentence/... or the only column).")
 @click.option("--label-column", default=None, help="Gold label column, used only for evaluation ('none' to ignore).")
 @click.option("--format", "fmt", default=None, help="Input format when the suffix does not tell: csv, tsv, jsonl, txt, dataset.")
+@click.option("--sep", default=None,
+              help="TEXT<sep>LABEL lines (e.g. --sep ';', --sep tab): the last separator splits off the label. "
+                   "'none': whole lines are texts. Default: such files are detected and refused.")
 @click.option("--split", default=None, help="Split of a datasets folder with several splits.")
 @click.option("--limit", type=_num("data.limit"), default=None, help="Label only the first N texts.")
 @click.option("--sample", type=_num("data.sample"), default=None, help="Label a random sample of N texts (with --seed).")
@@ -51,7 +54,7 @@ def _echo(msg: str) -> None:
 @click.option("--timeout", type=_num("teacher.timeout"), default=60.0, show_default=True, help="Per-request timeout in seconds.")
 @click.option("--max-retries", type=_num("teacher.max_retries"), default=4, show_default=True, help="Retries on 429/5xx/timeouts (exponential backoff).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, fmt, split, limit, sample, seed,
+def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, fmt, sep, split, limit, sample, seed,
           template, select_prompt, candidates, dev_path, dev_size, shots, shots_file, calibrate, batch_size, dtype,
           trust_remote_code, server_model, api_key_env, concurrency, timeout, max_retries, quiet) -> None:
     """Label texts with a GPT teacher: per-class probabilities into RUN_DIR/labels.jsonl.
@@ -68,6 +71,9 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
+    from distill.rundir import check_creatable
+
+    check_creatable(out, "--out")  # /etc/passwd/sub, /proc/x: refused now, in one line, nothing written
     if template is not None and template not in TEMPLATES:
         raise UserError(f"unknown --template {template!r}; choose from {', '.join(TEMPLATES)}")
     cand = tuple(TEMPLATES)
@@ -99,7 +105,7 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
                             f"prompt; these options apply to GPT teachers")
     labelset = LabelSet.from_spec(labels_spec)
     data = load_texts(data_path, text_column=text_column, label_column=label_column, labelset=labelset, fmt=fmt,
-                      limit=limit, sample=sample, seed=seed, split=split)
+                      limit=limit, sample=sample, seed=seed, split=split, sep=sep)
     dev = None
     if dev_path:
         dev = load_texts(dev_path, text_column=text_column, label_column=label_column, labelset=labelset,

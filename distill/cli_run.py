@@ -36,7 +36,7 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     d = cfg["data"]
     data = load_texts(d["path"], text_column=d["text_column"], label_column=d["label_column"],
                       labelset=labelset if d["label_column"] else None, limit=d["limit"], sample=d["sample"],
-                      seed=d["seed"])
+                      seed=d["seed"], sep=d.get("sep"))
     unique = list(dict.fromkeys(data.texts))
     n_gold = 0
     if cfg["gold"]["path"]:

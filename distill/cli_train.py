@@ -62,7 +62,9 @@ def train(labels, out, student, layers, temperature, alpha, threshold, weighting
         eval_fraction=eval_fraction, patience=patience, max_steps=max_steps, seed=seed, layers=layers,
     ).validate()
     from advisor.errors import UserError
+    from distill.rundir import check_creatable
 
+    check_creatable(out, "--out")
     if not labels.is_file():
         raise UserError(f"labels file {labels} not found (run `advisor distill label` first)")
     if not labels.read_bytes().strip():  # before the slow torch/transformers import

@@ -78,7 +78,7 @@ def _opt(args: list[str], flag: str, value) -> None:
 def _label_args(cfg: dict, run: Path) -> list[str]:
     d, t = cfg["data"], cfg["teacher"]
     args = ["--data", d["path"], "--labels", cfg["labels"], "--out", str(run)]
-    for flag, value in (("--text-column", d["text_column"]), ("--label-column", d["label_column"]),
+    for flag, value in (("--text-column", d["text_column"]), ("--label-column", d["label_column"]), ("--sep", d.get("sep")),
                         ("--limit", d["limit"]), ("--sample", d["sample"]), ("--seed", d["seed"]),
                         ("--teacher", t["model"]), ("--server-model", t["server_model"]),
                         ("--api-key-env", t["api_key_env"]), ("--template", t["template"]),

@@ -29,6 +29,7 @@ SCHEMA: dict[str, Any] = {
         "path": ("path", None),
         "text_column": ("str", None),
         "label_column": ("str", None),
+        "sep": ("str", None),  # TEXT<sep>LABEL lines (see distill.data.load_texts)
         "limit": ("int", None),
         "sample": ("int", None),
         "seed": ("int", 0),

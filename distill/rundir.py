@@ -58,6 +58,24 @@ def prepare_dir(path: str | os.PathLike, flag: str = "--out") -> Path:
     return p
 
 
+def check_creatable(path: str | os.PathLike, flag: str = "--out") -> None:
+    """Refuse, without creating anything, a directory path that cannot be created or written:
+    the nearest existing ancestor must be a writable directory."""
+    p = Path(path).expanduser().absolute()
+    cur = p
+    while not os.path.lexists(cur):
+        if cur.parent == cur:
+            break
+        cur = cur.parent
+    if not cur.is_dir():
+        what = "exists and is not a directory" if cur == p else f"is inside {cur}, which is not a directory"
+        raise UserError(f"{flag} {path} {what}")
+    if not os.access(cur, os.W_OK | os.X_OK):
+        raise UserError(f"{flag} {path}: {cur} is not writable" if cur != p else f"{flag} {path} is not writable")
+    if str(p).startswith(("/proc/", "/sys/")) or str(p) in ("/proc", "/sys"):
+        raise UserError(f"{flag} {path} is inside a virtual file system; choose a real directory")
+
+
 def _holder(fd: int) -> str:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
