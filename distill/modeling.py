@@ -117,8 +117,8 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
         if not 1 <= layers <= have:
             raise UserError(f"--layers {layers}: the student in {path} has {have} layers (choose 1..{have})")
         shape["num_hidden_layers"] = layers
-    tok = load_tokenizer(path)
     require_safetensors(path, "student")
+    tok = load_tokenizer(path)
     id2label = {i: name for i, name in enumerate(labels)}
     label2id = {name: i for i, name in enumerate(labels)}
     try:
@@ -154,8 +154,8 @@ def load_trained_student(path: str | os.PathLike):
     path = Path(path)
     if not (path / "config.json").is_file():
         raise UserError(f"no trained student in {path} (run `advisor distill train` first)")
-    tok = load_tokenizer(path)
     require_safetensors(path, "classifier")
+    tok = load_tokenizer(path)
     try:
         with _quiet_transformers():
             model = AutoModelForSequenceClassification.from_pretrained(str(path), local_files_only=True,
