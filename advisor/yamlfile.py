@@ -73,6 +73,8 @@ def parse_yaml_text(text: str, what: str) -> Any:
         raise UserError(f"{what} is not valid YAML/JSON: {str(exc).splitlines()[0][:200]}") from None
     except RecursionError:
         raise UserError(f"{what} is nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of 5000 digits
+        raise UserError(f"{what} holds a value that cannot be read: {str(exc).splitlines()[0][:120]}") from None
 
 
 def read_yaml(path: str | Path, what: str, max_bytes: int = MAX_BYTES) -> Any:

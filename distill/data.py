@@ -296,6 +296,11 @@ def load_texts(
     keeps whole lines as texts. Without it a plain-text or one-column file whose lines all end in a
     separator plus a few short values is refused, naming the ``--sep`` that reads it."""
     path = Path(path).expanduser()
+    try:
+        path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte ...
+        raise UserError(f"input file {str(path)[:80]!r} is not a usable path "
+                        f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
     if sep is not None:
         sep = {"tab": "\t", "\\t": "\t"}.get(sep, sep)
         if sep.lower() == "none":

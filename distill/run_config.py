@@ -109,6 +109,8 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
         if kind == "model" and (value.strip() == "default" or "://" in value):
             return value
         if kind in ("path", "model") and "://" not in value:
+            if "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts):
+                raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
             # relative paths are relative to the config file's folder, wherever the command runs
             p = Path(value).expanduser()
             value = str(p if p.is_absolute() else (base / p).resolve())
