@@ -513,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     args = ap.parse_args(argv)
     try:
+        if args.threads is not None and not 1 <= args.threads <= 1024:
+            raise BundleError(f"--threads must be in [1, 1024], got {args.threads}")
+        if not 1 <= args.batch_size <= 65536:
+            raise BundleError(f"--batch-size must be in [1, 65536], got {args.batch_size}")
         bundle = Bundle.load(args.bundle, args.variant, threads=args.threads)
         if args.texts:
             items = [(i + 1, None, t) for i, t in enumerate(args.texts)]
@@ -520,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not t.strip():
                     raise BundleError(f"text argument {i} is empty")
         else:
-            items = list(parse_input_lines(sys.stdin.buffer))
+            items = list(parse_input_lines(getattr(sys.stdin, "buffer", sys.stdin)))
         preds = bundle.predict([t for _, _, t in items], args.batch_size)
     except BundleError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

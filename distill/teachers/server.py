@@ -215,8 +215,8 @@ class ServerTeacher(Teacher):
         if res.source != "scored" and res.had_logprobs and self._wide_ok is not False:
             path, body = self._payload(text, self.wide_logprobs)
             try:
-                wide = self._parse(self._request("POST", path, body))
-            except (UserError, BadAnswer):
+                wide = self._parse_safe(self._request("POST", path, body))
+            except UserError:
                 self._wide_ok = False
                 return res
             self._wide_ok = True
