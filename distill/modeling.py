@@ -147,6 +147,29 @@ def require_safetensors(path: str | os.PathLike, what: str = "model") -> None:
             f"AutoModelForSequenceClassification.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)")
 
 
+def check_finite_weights(path: str | os.PathLike, what: str = "student") -> None:
+    """Refuse a model whose saved weights hold NaN or infinity (a run that diverged before training
+    checked for it): exporting it would only produce NaN logits."""
+    import torch
+    from safetensors import safe_open
+
+    p = Path(path)
+    for f in sorted([p / "model.safetensors", *p.glob("model-*-of-*.safetensors")]):
+        if not f.is_file():
+            continue
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                for key in fh.keys():
+                    t = fh.get_tensor(key)
+                    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                        raise UserError(f"the {what} in {p} has non-finite weights ({key} holds NaN or inf): its "
+                                        f"training diverged; train it again with a lower --lr")
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file
+            raise UserError(f"cannot read the {what}'s weights {f}: {first_line(exc)[:200]}") from None
+
+
 def load_trained_student(path: str | os.PathLike):
     """(model, tokenizer) of a saved student directory, in eval mode."""
     from transformers import AutoModelForSequenceClassification

@@ -155,9 +155,10 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     from export.onnx import check_student_dir
 
     student = check_student_dir(student_dir)
-    from distill.modeling import require_safetensors
+    from distill.modeling import check_finite_weights, require_safetensors
 
     require_safetensors(student, "student")
+    check_finite_weights(student, "student")
     _check_verification_args(max_drop, atol, eval_data)
     _prepare_out(out, force)
     target = _detect_target() if target == "auto" else target

@@ -21,7 +21,7 @@ import pytest
 
 from advisor.errors import UserError
 from export.runtime import Bundle, BundleError, check_manifest
-from test_export import bundle_int8, export_root, run_main, student_dir  # noqa: F401  (session fixtures)
+from test_export import bundle_int8, export_root, run_main, student_dir  # noqa: F401  (session fixtures; export_root feeds them)
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fault_proxy import FaultServer  # noqa: E402
@@ -241,6 +241,22 @@ def test_f05_non_finite_training_fails_the_stage(tmp_path):
     assert not (tmp_path / "run" / "student").exists()
 
 
+def test_f05_non_finite_student_is_not_exported(student_dir, tmp_path, capsys):
+    """A student saved with NaN weights (by an older version) is refused by export in one line."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    s = tmp_path / "student"
+    shutil.copytree(student_dir, s)
+    w = load_file(str(s / "model.safetensors"))
+    key = next(k for k, v in w.items() if v.is_floating_point())
+    w[key] = torch.full_like(w[key], float("nan"))
+    save_file(w, str(s / "model.safetensors"), metadata={"format": "pt"})
+    code, _, err = run_main(["export", str(s), "--out", str(tmp_path / "b")], capsys)
+    one_line_error(code, err, "non-finite weights", key)
+    assert not (tmp_path / "b").exists()
+
+
 def test_f06_shots_json_texts_single_class_all_abstained(tmp_path, capsys, small_csv, sst2):
     from advisor.atomic import write_jsonl
     from distill.config import DistillationConfig
@@ -438,6 +454,10 @@ def test_f11_damaged_state_is_reported_and_redone(tmp_path, capsys, small_csv):
         assert c.count() == 0
     assert "damaged" in capsys.readouterr().err
     assert list(run.glob("cache.sqlite.damaged-*"))
+    from distill.summary import _load
+
+    (run / "train.json").write_text('{"global_step": 1')  # the summary leaves a damaged file out, says so
+    assert _load(run / "train.json") is None and "train.json is damaged" in capsys.readouterr().err
 
 
 def test_f12_config_paths_resolve_against_the_config_folder(tmp_path, small_csv, monkeypatch):

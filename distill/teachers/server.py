@@ -26,9 +26,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import random
 import threading
-import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from urllib.parse import parse_qsl, urlparse
 
