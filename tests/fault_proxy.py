@@ -12,6 +12,7 @@ server (``upstream="http://127.0.0.1:PORT"``). Before answering it consumes one 
   "drop"     -> close the connection without any response
   "ok"       -> normal answer
   "trickle"  -> HTTP 200 with the right Content-Length, then the body one byte every ``trickle_s``
+  "slowhead" -> the status line and headers themselves one byte every ``trickle_s``
   "huge"     -> HTTP 200, no Content-Length, ``huge_bytes`` of junk streamed until the client hangs up
   "redirect" -> HTTP 301 to ``redirect_to`` (a URL with credentials, to check they are never printed)
   "empty"    -> HTTP 200 with an empty body
@@ -217,6 +218,19 @@ class FaultServer:
                         for e in c.get("top_logprobs") or []:
                             e["logprob"] = 800.0
                 payload = json.dumps(answer).encode()
+                if fault == "slowhead":
+                    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}"
+                            f"\r\nX-Padding: {'x' * 2000}\r\n\r\n").encode()
+                    try:
+                        for i in range(len(head)):
+                            self.wfile.write(head[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(srv.trickle_s)
+                        self.wfile.write(payload)
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
                 if fault == "trickle":
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")

@@ -1,9 +1,9 @@
 """The one HTTP call of the server teacher: a total deadline, a body cap, retries, clear reasons.
 
 ``HttpCaller.call_json(method, path, payload)`` sends one request and returns the JSON object of a
-2xx answer. Every attempt is bounded: the answer must be complete within ``timeout`` seconds of the
-request being sent (checked while the body streams in, so a server that trickles one byte every
-half second is cut off; a single read waits at most ``timeout`` too), and a body larger than
+2xx answer. Every attempt is bounded: the answer -- headers and body -- must be complete within
+``timeout`` seconds of the request being sent (every socket read and write waits at most until that
+deadline, so a server that trickles one byte every half second is cut off), and a body larger than
 ``max_body`` bytes is refused without being read in full. 408/409/425/429/5xx, timeouts, dropped
 connections and unparseable bodies are retried with exponential backoff and jitter
 (``Retry-After`` honoured, capped); a redirect, a 4xx or the last failed attempt is a one-line
@@ -51,6 +51,77 @@ def one_line(s, n: int = 160) -> str:
     return " ".join(str(s).split())[:n]
 
 
+_local = threading.local()  # the deadline of the attempt running in this thread (time.monotonic())
+
+
+def _remaining(timeout: float | None, kind: str):
+    """``timeout`` clamped to what is left of this thread's attempt deadline (raises when none is)."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        import httpcore
+
+        raise {"connect": httpcore.ConnectTimeout, "write": httpcore.WriteTimeout}.get(kind, httpcore.ReadTimeout)(
+            "deadline of the request passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream:
+    """A network stream whose every read/write waits at most until the attempt's deadline, so the
+    headers of an answer are bounded like its body (a server trickling header bytes is cut off)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def read(self, max_bytes, timeout=None):
+        return self._inner.read(max_bytes, _remaining(timeout, "read"))
+
+    def write(self, buffer, timeout=None):
+        return self._inner.write(buffer, _remaining(timeout, "write"))
+
+    def close(self):
+        return self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout, "connect")))
+
+    def get_extra_info(self, info):
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend:
+    """httpcore network backend wrapper: connections whose reads and writes obey the deadline."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _remaining(timeout, "connect"), local_address,
+                                                       socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _remaining(timeout, "connect"), socket_options))
+
+    def sleep(self, seconds):
+        return self._inner.sleep(seconds)
+
+
+def _bound_every_read(client) -> bool:
+    """Make every connection of ``client`` (direct and through proxies) obey the attempt deadline.
+    Uses httpx/httpcore internals (``_transport._pool._network_backend``); when they are not
+    there, the deadline is still checked between the chunks of the body."""
+    done = False
+    for transport in [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if backend is not None and not isinstance(backend, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(backend)
+            done = True
+    return done
+
+
 class Failure(Exception):
     """Why an attempt failed, in words, and how long the server asked us to wait (Retry-After)."""
 
@@ -82,6 +153,7 @@ class HttpCaller:
         self.api_key_env = api_key_env
         self.client = httpx.Client(timeout=httpx.Timeout(self.timeout), headers=headers or {},
                                    follow_redirects=False, limits=httpx.Limits(max_connections=max_connections))
+        self.every_read_bounded = _bound_every_read(self.client)
         self.stats = {"requests": 0, "retries": 0}
         self._lock = threading.Lock()
 
@@ -98,6 +170,7 @@ class HttpCaller:
         url = self.base_url + path
         deadline = time.monotonic() + self.timeout
         self._count("requests")
+        _local.deadline = deadline
         try:
             with self.client.stream(method, url, json=payload, params=self.params or None) as r:
                 status, headers = r.status_code, r.headers
@@ -120,11 +193,13 @@ class HttpCaller:
                                       f"too slowly)")
                 body = b"".join(chunks)
         except self.httpx.TimeoutException:
+            if time.monotonic() >= deadline - 0.05:
+                raise Failure(f"no complete answer within {self.timeout:g}s") from None
             raise Failure(f"timed out after {self.timeout:g}s") from None
         except self.httpx.TransportError as exc:
             raise Failure(f"connection failed ({type(exc).__name__}: {one_line(exc, 80)})") from None
-        if time.monotonic() > deadline + self.timeout:  # one read may overshoot the deadline, never two
-            raise Failure(f"no complete answer within {self.timeout:g}s")
+        finally:
+            _local.deadline = None
         return status, headers, body
 
     # ------------------------------------------------------------------ with retries
