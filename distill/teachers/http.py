@@ -189,12 +189,12 @@ class HttpCaller:
                         raise Failure(f"response body exceeds the {self.max_body / 1e6:.0f} MB limit")
                     chunks.append(chunk)
                     if time.monotonic() > deadline:
-                        raise Failure(f"no complete answer within {self.timeout:g}s (the server is sending "
-                                      f"too slowly)")
+                        raise Failure(f"timed out (no complete answer within {self.timeout:g}s: the server is "
+                                      f"sending too slowly)")
                 body = b"".join(chunks)
         except self.httpx.TimeoutException:
             if time.monotonic() >= deadline - 0.05:
-                raise Failure(f"no complete answer within {self.timeout:g}s") from None
+                raise Failure(f"timed out (no complete answer within {self.timeout:g}s)") from None
             raise Failure(f"timed out after {self.timeout:g}s") from None
         except self.httpx.TransportError as exc:
             raise Failure(f"connection failed ({type(exc).__name__}: {one_line(exc, 80)})") from None
