@@ -20,8 +20,8 @@ from advisor.errors import UserError
 from distill.cache import LabelCache, text_hash
 from distill.data import TextDataset
 from distill.labelset import LabelSet
-from distill.rundir import check_run_inputs, run_identity, run_lock
 from distill.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Prompt, Shot
+from distill.rundir import check_run_inputs, run_identity, run_lock
 from distill.teachers.base import Scored, Teacher
 
 CACHE_NAME = "cache.sqlite"
