@@ -20,6 +20,10 @@ class UserError(click.ClickException):
     """
 
     exit_code = 2
+    MAX_CHARS = 560  # a message quoting a hostile value (a 3000-character flag) stays readable
 
     def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))  # always one line
+        text = " ".join(str(message).split())  # always one line
+        if len(text) > self.MAX_CHARS:
+            text = text[: self.MAX_CHARS - 130] + " [...] " + text[-120:]
+        super().__init__(text)

@@ -306,7 +306,7 @@ def load_texts(
         if sep.lower() == "none":
             sep = "none"
         elif len(sep) != 1 or sep.isalnum() or sep in {'"', "'", " ", "\n", "\r"}:
-            raise UserError(f"--sep must be one punctuation character (e.g. ';', '|', ',') or 'tab', got {sep!r}")
+            raise UserError(f"--sep must be one punctuation character (e.g. ';', '|', ',') or 'tab', got {sep[:20]!r}")
     if not path.exists():
         raise UserError(f"input file {path} not found")
     if limit is not None and limit <= 0:

@@ -215,3 +215,29 @@ def test_cli_numeric_options_fuzz(workspace, capsys):
                 _unchanged(run, keep)
                 checked += 1
     assert checked > 150, checked
+
+
+def test_cli_string_options_fuzz(workspace, capsys):
+    """Random text for the label command's string options (label sets, formats, separators,
+    templates, columns): a one-line error, exit 2, never a traceback, nothing written."""
+    tmp, data, run, keep = workspace
+    rng = random.Random(SEED + 1)
+    opts = ["--labels", "--format", "--sep", "--template", "--candidates", "--text-column", "--label-column",
+            "--split", "--shots-file", "--dev", "--teacher", "--server-model"]
+    pool = ["", " ", ",", ",,", "a", "a,a", "a,b,A", "0=a,1=a", "x" * 3000, "../../etc/passwd", "/dev/zero",
+            "-", "*", "\t", "none", "tab", "🙂,🙃", "a=b=c", "yaml.yaml", "http://", "http://:0/v1", "ftp://x",
+            "sst2.json", "{", "[1,2]", "\\", "%s%s%n"]
+    for i in range(120):
+        args = ["distill", "label", "--data", str(tmp / f"missing{i}.csv"), "--out", str(run / "sub"),
+                "--labels", "sst2"]
+        for opt in rng.sample(opts, rng.randint(1, 3)):
+            value = rng.choice(pool) if rng.random() < 0.7 else _random_text(rng)
+            args += [f"{opt}={value}"]
+        with pytest.raises(SystemExit) as se:
+            main(args)
+        cap = capsys.readouterr()
+        lines = [x for x in cap.err.splitlines() if x.strip()]
+        assert se.value.code == 2, (args, cap.err[:500])
+        assert lines and lines[-1].startswith("error: ") and "Traceback" not in cap.err, (args, cap.err[:500])
+        assert len([x for x in lines if x.startswith("error: ")]) == 1 and len(lines[-1]) < 600, (args, cap.err[:800])
+        _unchanged(run, keep)
