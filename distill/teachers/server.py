@@ -150,13 +150,14 @@ class ServerTeacher(Teacher):
             msg = str(exc.message)
             if "refused the request" in msg or "redirect" in msg:
                 raise
-            if "answered HTTP" in msg:  # a server without /models (some proxies): a model name is needed
-                if self.server_model:
-                    return
-                raise UserError(f"server {self.public_url} has no /models list; pass --server-model NAME") from None
             reason = msg.split(" attempts: ", 1)[-1]
-            raise UserError(f"cannot reach server {self.public_url} ({reason} after {self.max_retries + 1} "
-                            f"attempts)") from None
+            if "connection failed" in reason or "timed out" in reason:
+                raise UserError(f"cannot reach server {self.public_url} ({reason} after {self.max_retries + 1} "
+                                f"attempts)") from None
+            if self.server_model:  # no usable /models list (some proxies): the model is named, go on
+                return
+            raise UserError(f"server {self.public_url} has no usable /models list ({reason[:120]}); pass "
+                            f"--server-model NAME") from None
         if not self.server_model:
             data = obj.get("data")
             try:
