@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:  # includes UsageError, BadParameter, UserError
         msg = exc.format_message() if not isinstance(exc, UserError) else exc.message
-        click.echo(f"error: {' '.join(msg.split())}", err=True)
+        msg = UserError(msg).message  # one line, bounded length (click's own messages too)
+        click.echo(f"error: {msg}", err=True)
         sys.exit(exc.exit_code if isinstance(exc, CheckFailed) else 2)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import click
 
+from distill.limits import option_type as _num
+
 DEMO_DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_ANSWERS = {"task": "classification", "labeled": 0, "latency_ms": 20, "qps": 500}
 
@@ -94,7 +96,7 @@ def demo_config(run_dir: Path, pool: Path, dev: Path) -> dict:
 
 @click.command()
 @click.option("--run-dir", default="runs/demo", show_default=True, help="Where the demo writes everything.")
-@click.option("--sample", type=int, default=4000, show_default=True,
+@click.option("--sample", type=_num("data.sample"), default=4000, show_default=True,
               help="SST-2 training sentences for the teacher to label (sized to finish in ~10 min on 2 cores).")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default=None, help="Language of the recommendation.")
 def demo(run_dir: str, sample: int, lang: str | None) -> None:

@@ -1,4 +1,4 @@
-"""The one exception type that the command line turns into a one-line error and exit code 2."""
+"""The exception types the command line turns into one-line errors: UserError (bad input, exit 2) and CheckFailed (a failed check, exit 1)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def one_line(message, max_chars: int) -> str:
+    """``message`` on one line, cut in the middle beyond ``max_chars`` (a message quoting a hostile
+    value stays readable)."""
+    text = " ".join(str(message).split())
+    if len(text) > max_chars:
+        text = text[: max_chars - 130] + " [...] " + text[-120:]
+    return text
+
+
 class UserError(click.ClickException):
     """Bad input from the user (a file, a flag, a config value).
 
@@ -20,9 +29,10 @@ class UserError(click.ClickException):
     """
 
     exit_code = 2
+    MAX_CHARS = 560  # a message quoting a hostile value (a 3000-character flag) stays readable
 
     def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))  # always one line
+        super().__init__(one_line(message, self.MAX_CHARS))
 
 
 class CheckFailed(click.ClickException):
@@ -32,4 +42,4 @@ class CheckFailed(click.ClickException):
     exit_code = 1
 
     def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(one_line(message, UserError.MAX_CHARS))

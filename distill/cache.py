@@ -7,10 +7,12 @@ so changing the calibration never relabels anything.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Iterable
@@ -44,12 +46,33 @@ class LabelCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(SCHEMA)
+            self._open()
         except sqlite3.DatabaseError as exc:
-            raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc})") from None
+            if not self.path.is_file():
+                raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc})") from None
+            # damaged (truncated, overwritten): set it aside, report it, and score again
+            with contextlib.suppress(Exception):
+                self.db.close()
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(str(self.path) + suffix)
+            print(f"warning: label cache {self.path} was damaged ({exc}); moved it to {aside.name}, "
+                  f"its texts are scored again", file=sys.stderr, flush=True)
+            try:
+                self._open()
+            except sqlite3.DatabaseError as exc2:
+                raise UserError(f"label cache {self.path} is not a usable SQLite database ({exc2})") from None
+
+    def _open(self) -> None:
+        self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        cols = {r[1] for r in self.db.execute("PRAGMA table_info(labels)")}
+        if "reason" not in cols:  # caches written before abstentions carried their reason
+            self.db.execute("ALTER TABLE labels ADD COLUMN reason TEXT")
 
     # -------------------------------------------------------------------------------- reads
     def get_many(self, teacher: str, prompt: str, hashes: Iterable[str]) -> dict[str, Scored]:
@@ -59,11 +82,12 @@ class LabelCache:
             part = hashes[s : s + 500]
             q = ",".join("?" * len(part))
             rows = self.db.execute(
-                f"SELECT text_hash, probs, source, answer FROM labels WHERE teacher=? AND prompt=? AND text_hash IN ({q})",
+                f"SELECT text_hash, probs, source, answer, reason FROM labels WHERE teacher=? AND prompt=? "
+                f"AND text_hash IN ({q})",
                 [teacher, prompt, *part],
             ).fetchall()
-            for h, probs, source, answer in rows:
-                out[h] = Scored(np.asarray(json.loads(probs), dtype=np.float64), source, answer)
+            for h, probs, source, answer, reason in rows:
+                out[h] = Scored(np.asarray(json.loads(probs), dtype=np.float64), source, answer, reason=reason)
         return out
 
     def count(self, teacher: str | None = None, prompt: str | None = None) -> int:
@@ -81,7 +105,8 @@ class LabelCache:
         """Insert a batch in ONE transaction (committed before returning). Existing keys are kept."""
         now = time.time()
         rows = [
-            (teacher, prompt, h, json.dumps([float(x) for x in r.probs]), r.source, r.answer, now)
+            (teacher, prompt, h, json.dumps([float(x) for x in r.probs]), r.source, r.answer,
+             getattr(r, "reason", None), now)
             for h, r in items
         ]
         if not rows:
@@ -89,8 +114,8 @@ class LabelCache:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             self.db.executemany(
-                "INSERT OR IGNORE INTO labels (teacher, prompt, text_hash, probs, source, answer, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO labels (teacher, prompt, text_hash, probs, source, answer, reason, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
             self.db.execute("COMMIT")

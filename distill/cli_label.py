@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from advisor.errors import UserError
+from distill.limits import option_type as _num
 
 CALIBRATE_CHOICES = ("none", "content-free", "pool-mean")
 
@@ -26,31 +27,34 @@ def _echo(msg: str) -> None:
 @click.option("--text-column", default=None, help="Column with the text (default: text/sentence/... or the only column).")
 @click.option("--label-column", default=None, help="Gold label column, used only for evaluation ('none' to ignore).")
 @click.option("--format", "fmt", default=None, help="Input format when the suffix does not tell: csv, tsv, jsonl, txt, dataset.")
+@click.option("--sep", default=None,
+              help="TEXT<sep>LABEL lines (e.g. --sep ';', --sep tab): the last separator splits off the label. "
+                   "'none': whole lines are texts. Default: such files are detected and refused.")
 @click.option("--split", default=None, help="Split of a datasets folder with several splits.")
-@click.option("--limit", type=int, default=None, help="Label only the first N texts.")
-@click.option("--sample", type=int, default=None, help="Label a random sample of N texts (with --seed).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --sample, the dev subset and the shots.")
+@click.option("--limit", type=_num("data.limit"), default=None, help="Label only the first N texts.")
+@click.option("--sample", type=_num("data.sample"), default=None, help="Label a random sample of N texts (with --seed).")
+@click.option("--seed", type=_num("data.seed"), default=0, show_default=True, help="Seed for --sample, the dev subset and the shots.")
 @click.option("--template", default=None, help="Prompt template: field, instruct, described, question, chat, chat-described.")
 @click.option("--select-prompt", is_flag=True, help="Try every template on gold dev rows, print each accuracy, keep the best.")
 @click.option("--candidates", default=None, help="Templates --select-prompt tries (comma list; default: all).")
 @click.option("--dev", "dev_path", default=None, help="Gold dev file for --select-prompt (default: gold rows of --data).")
-@click.option("--dev-size", type=int, default=200, show_default=True, help="Gold rows used by --select-prompt.")
-@click.option("--shots", type=int, default=None, help="k-shot examples in the prompt (balanced per class; needs --shots-file).")
+@click.option("--dev-size", type=_num("teacher.dev_size"), default=200, show_default=True, help="Gold rows used by --select-prompt.")
+@click.option("--shots", type=_num("teacher.shots"), default=None, help="k-shot examples in the prompt (balanced per class; needs --shots-file).")
 @click.option("--shots-file", default=None, help="Labelled examples for --shots (any input format, with a label column).")
 @click.option("--calibrate", type=click.Choice(CALIBRATE_CHOICES), default=None,
               help="Contextual calibration: content-free inputs (N/A, '', [MASK]) or the pool's mean. "
                    "Default: none; with --select-prompt every calibration is tried too.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Local teacher batch size.")
+@click.option("--batch-size", type=_num("teacher.batch_size"), default=16, show_default=True, help="Local teacher batch size.")
 @click.option("--dtype", type=click.Choice(("auto", "float32", "bfloat16")), default="auto", show_default=True,
               help="Local teacher numerics (auto: bf16 on CPUs with AMX, else fp32).")
 @click.option("--trust-remote-code", is_flag=True, help="Allow custom model code from the teacher directory.")
 @click.option("--server-model", default=None, help="Model name on the server (default: the server's first model).")
 @click.option("--api-key-env", default="OPENAI_API_KEY", show_default=True, help="Environment variable holding the API key.")
-@click.option("--concurrency", type=int, default=4, show_default=True, help="Parallel server requests.")
-@click.option("--timeout", type=float, default=60.0, show_default=True, help="Per-request timeout in seconds.")
-@click.option("--max-retries", type=int, default=4, show_default=True, help="Retries on 429/5xx/timeouts (exponential backoff).")
+@click.option("--concurrency", type=_num("teacher.concurrency"), default=4, show_default=True, help="Parallel server requests.")
+@click.option("--timeout", type=_num("teacher.timeout"), default=60.0, show_default=True, help="Per-request timeout in seconds.")
+@click.option("--max-retries", type=_num("teacher.max_retries"), default=4, show_default=True, help="Retries on 429/5xx/timeouts (exponential backoff).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, fmt, split, limit, sample, seed,
+def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, fmt, sep, split, limit, sample, seed,
           template, select_prompt, candidates, dev_path, dev_size, shots, shots_file, calibrate, batch_size, dtype,
           trust_remote_code, server_model, api_key_env, concurrency, timeout, max_retries, quiet) -> None:
     """Label texts with a GPT teacher: per-class probabilities into RUN_DIR/labels.jsonl.
@@ -67,6 +71,9 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
+    from distill.rundir import check_creatable
+
+    check_creatable(out, "--out")  # /etc/passwd/sub, /proc/x: refused now, in one line, nothing written
     if template is not None and template not in TEMPLATES:
         raise UserError(f"unknown --template {template!r}; choose from {', '.join(TEMPLATES)}")
     cand = tuple(TEMPLATES)
@@ -98,7 +105,7 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
                             f"prompt; these options apply to GPT teachers")
     labelset = LabelSet.from_spec(labels_spec)
     data = load_texts(data_path, text_column=text_column, label_column=label_column, labelset=labelset, fmt=fmt,
-                      limit=limit, sample=sample, seed=seed, split=split)
+                      limit=limit, sample=sample, seed=seed, split=split, sep=sep)
     dev = None
     if dev_path:
         dev = load_texts(dev_path, text_column=text_column, label_column=label_column, labelset=labelset,
@@ -143,3 +150,8 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
                    + (f"; held out from prompt selection: {rep['gold_held_out']['accuracy']:.1%} "
                       f"(n={rep['gold_held_out']['n']})" if rep.get("gold_held_out") else ""))
     click.echo(f"report: {out / 'teacher_report.md'}")
+    if res.n_rows and s.get("abstained", 0) >= res.n_rows:
+        reasons = rep.get("abstain_reasons") or {}
+        raise UserError(f"the teacher abstained on all {res.n_rows} texts (no label could be read from its answers"
+                        + (f": {next(iter(reasons))}" if reasons else "")
+                        + f"); nothing to train on; see {out / 'teacher_report.md'}")

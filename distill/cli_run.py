@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from distill.limits import option_type as _num
 from distill.run_config import load_config
 
 
@@ -35,7 +36,7 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     d = cfg["data"]
     data = load_texts(d["path"], text_column=d["text_column"], label_column=d["label_column"],
                       labelset=labelset if d["label_column"] else None, limit=d["limit"], sample=d["sample"],
-                      seed=d["seed"])
+                      seed=d["seed"], sep=d.get("sep"))
     unique = list(dict.fromkeys(data.texts))
     n_gold = 0
     if cfg["gold"]["path"]:
@@ -79,11 +80,11 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
 @click.option("--labels", default=None, help="Override labels (names, preset or file).")
 @click.option("--teacher", default=None, help="Override teacher.model (HF dir, .gguf, or http(s):// server).")
 @click.option("--student", default=None, help="Override student.model.")
-@click.option("--layers", type=int, default=None, help="Override student.layers (keep the bottom N layers).")
+@click.option("--layers", type=_num("student.layers"), default=None, help="Override student.layers (keep the bottom N layers).")
 @click.option("--gold", default=None, help="Override gold.path.")
-@click.option("--sample", type=int, default=None, help="Override data.sample.")
-@click.option("--epochs", type=float, default=None, help="Override training.epochs.")
-@click.option("--max-steps", type=int, default=None, help="Override training.max_steps.")
+@click.option("--sample", type=_num("data.sample"), default=None, help="Override data.sample.")
+@click.option("--epochs", type=_num("training.epochs"), default=None, help="Override training.epochs.")
+@click.option("--max-steps", type=_num("training.max_steps"), default=None, help="Override training.max_steps.")
 @click.option("--export/--no-export", "export_enabled", default=None, help="Override export.enabled.")
 @click.option("--bench/--no-bench", "bench_enabled", default=None, help="Override bench.enabled.")
 def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, layers, gold, sample, epochs, max_steps,

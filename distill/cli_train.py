@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from distill.config import DistillationConfig
+from distill.limits import option_type as _num
 
 _D = DistillationConfig()
 
@@ -19,13 +20,13 @@ _D = DistillationConfig()
               help="Run directory: writes OUT/student/, OUT/checkpoints/, OUT/train.json.")
 @click.option("--student", type=click.Path(path_type=Path), default=None,
               help="Local Hugging Face encoder directory [default: embedded all-MiniLM-L6-v2].")
-@click.option("--layers", type=int, default=None,
+@click.option("--layers", type=_num("student.layers"), default=None,
               help="Keep only the student's bottom N transformer layers (faster student; default: all).")
-@click.option("--temperature", type=float, default=_D.temperature, show_default=True,
+@click.option("--temperature", type=_num("training.temperature"), default=_D.temperature, show_default=True,
               help="Softening temperature T of the KL term.")
-@click.option("--alpha", type=float, default=_D.alpha, show_default=True,
+@click.option("--alpha", type=_num("training.alpha"), default=_D.alpha, show_default=True,
               help="Weight of the soft KL term (0 = hard labels only).")
-@click.option("--threshold", type=float, default=_D.threshold, show_default=True,
+@click.option("--threshold", type=_num("training.threshold"), default=_D.threshold, show_default=True,
               help="Drop training rows whose teacher confidence is below this.")
 @click.option("--weighting", type=click.Choice(["confidence", "none"]), default=_D.weighting, show_default=True,
               help="Per-example weight.")
@@ -33,21 +34,21 @@ _D = DistillationConfig()
               help="Inverse-frequency class weights on the hard labels.")
 @click.option("--hard-label", type=click.Choice(["teacher", "gold"]), default=_D.hard_label, show_default=True,
               help="Hard label of the CE term: the teacher's argmax, or gold where a row has it.")
-@click.option("--epochs", type=float, default=_D.epochs, show_default=True)
-@click.option("--batch-size", type=int, default=_D.batch_size, show_default=True, help="Per process/device.")
-@click.option("--lr", type=float, default=_D.lr, show_default=True)
-@click.option("--max-length", type=int, default=_D.max_length, show_default=True, help="Tokens per text.")
-@click.option("--eval-fraction", type=float, default=_D.eval_fraction, show_default=True,
+@click.option("--epochs", type=_num("training.epochs"), default=_D.epochs, show_default=True)
+@click.option("--batch-size", type=_num("training.batch_size"), default=_D.batch_size, show_default=True, help="Per process/device.")
+@click.option("--lr", type=_num("training.lr"), default=_D.lr, show_default=True)
+@click.option("--max-length", type=_num("training.max_length"), default=_D.max_length, show_default=True, help="Tokens per text.")
+@click.option("--eval-fraction", type=_num("training.eval_fraction"), default=_D.eval_fraction, show_default=True,
               help="Held-out slice of the teacher labels for early stopping (unused with --gold-dev).")
-@click.option("--patience", type=int, default=_D.patience, show_default=True,
+@click.option("--patience", type=_num("training.patience"), default=_D.patience, show_default=True,
               help="Evaluations without improvement before early stopping (0: off).")
-@click.option("--max-steps", type=int, default=_D.max_steps, show_default=True,
+@click.option("--max-steps", type=_num("training.max_steps"), default=_D.max_steps, show_default=True,
               help="Stop after this many steps (overrides --epochs when > 0).")
 @click.option("--gold-dev", type=click.Path(path_type=Path), default=None,
               help="Gold-labelled dev file for early stopping instead of held-out teacher labels.")
 @click.option("--text-column", default=None, help="Text column of --gold-dev.")
 @click.option("--label-column", default=None, help="Label column of --gold-dev.")
-@click.option("--seed", type=int, default=_D.seed, show_default=True)
+@click.option("--seed", type=_num("training.seed"), default=_D.seed, show_default=True)
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue from the last checkpoint in OUT/checkpoints (or start over).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
@@ -61,7 +62,9 @@ def train(labels, out, student, layers, temperature, alpha, threshold, weighting
         eval_fraction=eval_fraction, patience=patience, max_steps=max_steps, seed=seed, layers=layers,
     ).validate()
     from advisor.errors import UserError
+    from distill.rundir import check_creatable
 
+    check_creatable(out, "--out")
     if not labels.is_file():
         raise UserError(f"labels file {labels} not found (run `advisor distill label` first)")
     if not labels.read_bytes().strip():  # before the slow torch/transformers import
@@ -86,7 +89,7 @@ def train(labels, out, student, layers, temperature, alpha, threshold, weighting
 @click.option("--gold", required=True, type=click.Path(path_type=Path), help="Gold-labelled file.")
 @click.option("--text-column", default=None)
 @click.option("--label-column", default=None)
-@click.option("--limit", type=int, default=None, help="Evaluate on the first N gold texts only.")
+@click.option("--limit", type=_num("gold.limit"), default=None, help="Evaluate on the first N gold texts only.")
 @click.option("--teacher-labels", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The teacher's labels.jsonl for the gold file (from `advisor distill label`); "
                    "default: re-run the teacher recorded in RUN_DIR/teacher.json.")

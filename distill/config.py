@@ -59,35 +59,26 @@ class DistillationConfig:
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> "DistillationConfig":
+        """Every number finite and in range (``distill.limits``), the choices known; the error
+        names the command-line flag (``--lr: expected a number in (0, 1], got inf``)."""
+        from distill.limits import check_field
+
         def bad(msg: str):
             raise UserError(msg)
 
-        if not self.temperature > 0:
-            bad(f"--temperature must be > 0, got {self.temperature}")
-        if not 0.0 <= self.alpha <= 1.0:
-            bad(f"--alpha must be in [0, 1], got {self.alpha}")
-        if not 0.0 <= self.threshold < 1.0:
-            bad(f"--threshold must be in [0, 1), got {self.threshold}")
+        for name in ("temperature", "alpha", "threshold", "epochs", "lr", "batch_size", "max_length",
+                     "eval_fraction", "patience", "max_steps", "seed", "evals_per_epoch"):
+            setattr(self, name, check_field(f"training.{name}", getattr(self, name), "--" + name.replace("_", "-")))
+        if self.layers is not None:
+            self.layers = check_field("student.layers", self.layers, "--layers")
+        for name in ("weight_decay", "warmup_ratio"):
+            from advisor.numbers import check_number
+
+            setattr(self, name, check_number(getattr(self, name), name, float, 0, 1))
         if self.weighting not in WEIGHTINGS:
             bad(f"--weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
         if self.hard_label not in HARD_LABELS:
             bad(f"--hard-label must be one of {', '.join(HARD_LABELS)}, got {self.hard_label!r}")
-        if self.layers is not None and self.layers < 1:
-            bad(f"--layers must be >= 1, got {self.layers}")
-        if not self.epochs > 0:
-            bad(f"--epochs must be > 0, got {self.epochs}")
-        if not self.lr > 0:
-            bad(f"--lr must be > 0, got {self.lr}")
-        if self.batch_size < 1:
-            bad(f"--batch-size must be >= 1, got {self.batch_size}")
-        if not 8 <= self.max_length <= 4096:
-            bad(f"--max-length must be in [8, 4096], got {self.max_length}")
-        if not 0.0 <= self.eval_fraction < 0.9:
-            bad(f"--eval-fraction must be in [0, 0.9), got {self.eval_fraction}")
-        if self.patience < 0:
-            bad(f"--patience must be >= 0, got {self.patience}")
-        if self.evals_per_epoch < 1:
-            bad(f"evals_per_epoch must be >= 1, got {self.evals_per_epoch}")
         return self
 
     def to_dict(self) -> dict:

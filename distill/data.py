@@ -111,6 +111,87 @@ def _rows_delimited(path: Path, fmt: str, header: bool, columns: list[str] | Non
     return cols, out
 
 
+SEPARATORS = (";", "\t", "|", ",")
+_SEP_NAMES = {";": "';'", "\t": "tab", "|": "'|'", ",": "','"}
+
+
+def _sep_flag(sep: str) -> str:
+    return "--sep tab" if sep == "\t" else f"--sep '{sep}'"
+
+
+def detect_label_suffix(lines: list[str], labelset: LabelSet | None = None) -> tuple[str, list[str]] | None:
+    """``(separator, values)`` when (nearly) every line ends in a separator plus one of a small set of
+    short values -- ``great film;positive`` -- i.e. the file holds TEXT<sep>LABEL lines, not texts."""
+    lines = [ln.rstrip("\r\n") for ln in lines if ln.strip()]
+    if len(lines) < 2:
+        return None
+    known = set()
+    if labelset is not None:
+        for lab in labelset.labels:
+            known |= {lab.name.casefold(), *(a.casefold() for a in lab.aliases)}
+    for sep in SEPARATORS:
+        tails, heads = [], []
+        for ln in lines:
+            if sep not in ln:
+                break
+            head, tail = ln.rsplit(sep, 1)
+            tail = tail.strip()
+            if not tail or len(tail) > 24 or " " in tail or not head.strip():
+                break
+            tails.append(tail)
+            heads.append(head)
+        else:
+            body = tails[1:] if tails[0].casefold() in LABEL_COLUMNS else tails  # a header line
+            values = sorted(set(body))
+            if not body:
+                continue
+            from_labels = bool(known) and all(v.casefold() in known for v in values)
+            repeated = len(values) <= 20 and len(values) <= len(body) / 2
+            if from_labels or repeated:
+                return sep, values
+    return None
+
+
+def _rows_sep(path: Path, sep: str) -> tuple[list[str], list[dict]]:
+    """TEXT<sep>LABEL lines (the last ``sep`` splits), or a delimited file with a header naming its
+    columns (``id;text;label``): read with ``sep`` as the delimiter."""
+    text = _read_utf8(path)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    first = [f.strip() for f in lines[0].split(sep)]
+    if len(first) > 2 and any(f.casefold() in TEXT_COLUMNS for f in first):
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r and any(c.strip() for c in r)]
+        except csv.Error as exc:
+            raise UserError(f"{path.name}: malformed {_SEP_NAMES.get(sep, repr(sep))}-separated file ({exc})") from None
+        cols = [c.strip() for c in rows[0]]
+        return cols, [{c: (r[i] if i < len(r) else "") for i, c in enumerate(cols)} for r in rows[1:]]
+    head, _, tail = lines[0].rpartition(sep)
+    header = head.strip().casefold() in TEXT_COLUMNS and tail.strip().casefold() in LABEL_COLUMNS
+    cols = [head.strip(), tail.strip()] if header else ["text", "label"]
+    out = []
+    for n, ln in enumerate(lines[1:] if header else lines, 2 if header else 1):
+        if sep not in ln:
+            raise UserError(f"{path.name}: line {n} has no {_SEP_NAMES.get(sep, repr(sep))} separator "
+                            f"(expected TEXT{sep if sep != chr(9) else '<tab>'}LABEL)")
+        t, _, lab = ln.rpartition(sep)
+        out.append({cols[0]: t, cols[1]: lab.strip()})
+    if not out:
+        raise UserError(f"input file {path} has a header but no data rows")
+    return cols, out
+
+
+def _refuse_label_suffix(path: Path, lines: list[str], labelset: LabelSet | None, fmt: str) -> None:
+    found = detect_label_suffix(lines, labelset)
+    if found:
+        sep, values = found
+        shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+        raise UserError(f"{path.name}: every line ends in {_SEP_NAMES.get(sep, repr(sep))} plus one of a few values "
+                        f"({shown}): these look like TEXT{sep if sep != chr(9) else '<tab>'}LABEL lines, and read as "
+                        f"{fmt} each text would keep its label; pass {_sep_flag(sep)} to read the label "
+                        f"column (or --sep none to keep whole lines as texts)")
+
+
 def _rows_jsonl(path: Path) -> tuple[list[str], list[dict]]:
     text = _read_utf8(path)
     rows, cols = [], {}
@@ -207,9 +288,25 @@ def load_texts(
     seed: int = 0,
     split: str | None = None,
     id_column: str | None = None,
+    sep: str | None = None,
 ) -> TextDataset:
-    """Read texts (and optional gold labels) from ``path``; see the module docstring."""
+    """Read texts (and optional gold labels) from ``path``; see the module docstring.
+
+    ``sep``: the files are TEXT<sep>LABEL lines (or a ``sep``-delimited file with a header); ``"none"``
+    keeps whole lines as texts. Without it a plain-text or one-column file whose lines all end in a
+    separator plus a few short values is refused, naming the ``--sep`` that reads it."""
     path = Path(path).expanduser()
+    try:
+        path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte ...
+        raise UserError(f"input file {str(path)[:80]!r} is not a usable path "
+                        f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    if sep is not None:
+        sep = {"tab": "\t", "\\t": "\t"}.get(sep, sep)
+        if sep.lower() == "none":
+            sep = "none"
+        elif len(sep) != 1 or sep.isalnum() or sep in {'"', "'", " ", "\n", "\r"}:
+            raise UserError(f"--sep must be one punctuation character (e.g. ';', '|', ',') or 'tab', got {sep[:20]!r}")
     if not path.exists():
         raise UserError(f"input file {path} not found")
     if limit is not None and limit <= 0:
@@ -227,13 +324,19 @@ def load_texts(
         else:
             hints = {}
     class_names: dict[str, list[str]] = {}
-    if kind in {"csv", "tsv"}:
+    if sep not in (None, "none") and kind in {"csv", "tsv", "txt"}:
+        cols, rows = _rows_sep(path, sep)
+    elif kind in {"csv", "tsv"}:
         header = bool(hints.get("header", True))
         cols, rows = _rows_delimited(path, kind, header, hints.get("columns"))
+        if len(cols) == 1 and sep is None:  # one column: maybe TEXT;LABEL lines under the wrong delimiter
+            _refuse_label_suffix(path, _read_utf8(path).splitlines(), labelset, f"--format {kind}")
     elif kind == "jsonl":
         cols, rows = _rows_jsonl(path)
     elif kind == "txt":
         cols, rows = _rows_txt(path)
+        if sep is None:
+            _refuse_label_suffix(path, [r["text"] for r in rows], labelset, "plain text")
     else:
         if not path.is_dir():
             raise UserError(f"{path} is not a directory (format 'dataset' needs a save_to_disk folder)")
@@ -286,8 +389,11 @@ def load_texts(
             t = row.get(tcol)
             if t is None:
                 t = ""
-            if not isinstance(t, str):
-                t = str(t)
+            if not isinstance(t, str):  # a number, list or object is not a text (never its Python repr)
+                kind_name = {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(
+                    type(t), type(t).__name__)
+                raise UserError(f"{path.name}: row {n + 1}: the text column {tcol!r} holds a {kind_name}, not a "
+                                f"string")
         if unescape:
             t = t.replace("\\n", " ").replace("\\", " ")
         t = t.strip()

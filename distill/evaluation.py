@@ -30,15 +30,30 @@ TFIDF_PARAMS = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "max_f
 LR_PARAMS = {"C": 10.0, "max_iter": 2000}
 
 
+
+def _required(path: Path):
+    """A run file the evaluation needs: a one-line error when missing or damaged."""
+    from advisor.yamlfile import read_json
+
+    return read_json(path, "run file")
+
+
+def _optional(path: Path):
+    """A run file that adds detail: None when missing; damaged -> reported and ignored."""
+    from distill.rundir import read_state
+
+    data = read_state(path, "run file")
+    return data if isinstance(data, dict) else None
+
 def load_run_labelset(run_dir: Path):
     from distill.labelset import LabelSet
 
     for p in (run_dir / "labelset.json", run_dir / "student" / "labelset.json"):
         if p.is_file():
-            return LabelSet.from_dict(json.loads(p.read_text(encoding="utf-8")), source=str(p))
+            return LabelSet.from_dict(_required(p), source=str(p))
     cfg = run_dir / "student" / "config.json"
     if cfg.is_file():
-        id2label = json.loads(cfg.read_text(encoding="utf-8")).get("id2label") or {}
+        id2label = _required(cfg).get("id2label") or {}
         names = [id2label[k] for k in sorted(id2label, key=int)]
         if len(names) >= 2:
             return LabelSet.from_spec(",".join(names))
@@ -110,7 +125,7 @@ def _teacher_json(run_dir: Path) -> Path | None:
         return run_dir / "teacher.json"
     tj = run_dir / "train.json"
     if tj.is_file():
-        lf = json.loads(tj.read_text(encoding="utf-8")).get("labels_file")
+        lf = (_optional(tj) or {}).get("labels_file")
         if lf and (Path(lf).parent / "teacher.json").is_file():
             return Path(lf).parent / "teacher.json"
     return None
@@ -123,7 +138,7 @@ def teacher_from_run(run_dir: Path, labelset):
     info_path = _teacher_json(run_dir)
     if info_path is None:
         return None
-    meta = json.loads(info_path.read_text(encoding="utf-8"))
+    meta = _required(info_path)
     t = meta.get("teacher") or {}
     prompt = meta.get("prompt") or {}
     from distill.prompts import Calibrator, Shot
@@ -144,6 +159,10 @@ def teacher_from_run(run_dir: Path, labelset):
             return None
     elif t.get("base_url"):
         spec = t["base_url"]
+        if "***" in spec:  # the URL's credentials were redacted when teacher.json was written
+            raise UserError(f"the teacher URL in {info_path} had credentials, which are never stored; pass "
+                            f"--teacher-labels (the teacher's labels of the gold file) or give the server key "
+                            f"through ${t.get('api_key_env') or 'OPENAI_API_KEY'} instead of the URL")
         options.update({k: t[k] for k in ("server_model", "api_key_env", "concurrency", "timeout", "max_retries")
                         if t.get(k) is not None})
     else:
@@ -246,7 +265,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
         teacher_source = f"labels file {teacher_labels}"
     elif cache.is_file():
         p_t, pr_t = _teacher_from_labels_file(cache, texts, names)
-        meta = json.loads((cache.with_suffix(".json")).read_text()) if cache.with_suffix(".json").is_file() else {}
+        meta = _optional(cache.with_suffix(".json")) or {}
         t_info["texts_per_second"] = meta.get("texts_per_second")
         teacher_source = f"cached teacher predictions {cache.name}"
     else:
@@ -267,7 +286,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
         probs_all["teacher"] = p_t
         # size and kind describe the run's own teacher: not known for a --teacher-labels file
         # (in two-stage distillation that file is the GPT's, the run's teacher a classifier)
-        tinfo = json.loads(teacher_json.read_text()) if teacher_json.is_file() and teacher_labels is None else {}
+        tinfo = (_optional(teacher_json) or {}) if teacher_labels is None else {}
         size = None
         inner = tinfo.get("teacher") if isinstance(tinfo.get("teacher"), dict) else {}
         for k in ("model", "model_path", "path"):
@@ -279,7 +298,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
                               "kind": inner.get("kind")}
 
     # cheap peer on the same teacher labels the student was trained on
-    train_info = json.loads((run_dir / "train.json").read_text()) if (run_dir / "train.json").is_file() else {}
+    train_info = _optional(run_dir / "train.json") or {}
     labels_file = Path(train_info.get("labels_file") or run_dir / "labels.jsonl")
     rows = read_labels(labels_file, labelset=ls) if labels_file.is_file() else None
     # a classifier needs two classes: a teacher that gave every text the same label leaves no peer
@@ -326,7 +345,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     }
     write_json(run_dir / "metrics.json", ev)
     write_text(run_dir / "report.md", build_report(ev))
-    teacher_info = json.loads(teacher_json.read_text()) if teacher_json.is_file() else None
+    teacher_info = _optional(teacher_json)
     if train_info:
         write_text(student_dir / "README.md", build_model_card(train_info, teacher_info, ev))
     return ev

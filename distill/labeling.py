@@ -21,6 +21,7 @@ from distill.cache import LabelCache, text_hash
 from distill.data import TextDataset
 from distill.labelset import LabelSet
 from distill.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Prompt, Shot
+from distill.rundir import check_run_inputs, run_identity, run_lock
 from distill.teachers.base import Scored, Teacher
 
 CACHE_NAME = "cache.sqlite"
@@ -75,14 +76,20 @@ def score_through_cache(teacher: Teacher, cache: LabelCache, texts: list[str], c
     try:
         for s in range(0, len(missing), chunk_size):
             part = missing[s : s + chunk_size]
-            res = teacher.score([t for _, t in part])
-            if len(res) != len(part):
-                raise RuntimeError(f"teacher returned {len(res)} results for {len(part)} texts")
-            cache.put_many(fp, ph, [(h, r) for (h, _), r in zip(part, res)])
-            for (h, _), r in zip(part, res):
+
+            def arrived(i: int, r: Scored, part=part) -> None:
+                # every answer is cached the moment it arrives: a failure of its neighbours (or a
+                # kill) cannot lose an answer already paid for
+                h = part[i][0]
+                cache.put_many(fp, ph, [(h, r)])
                 have[h] = r
-            if bar is not None:
-                bar.update(len(part))
+                if bar is not None:
+                    bar.update(1)
+
+            teacher.score_each([t for _, t in part], arrived)
+            lost = [t for h, t in part if h not in have]
+            if lost:
+                raise RuntimeError(f"teacher returned no result for {len(lost)} of {len(part)} texts")
     finally:
         if bar is not None:
             bar.close()
@@ -161,6 +168,8 @@ def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], cal
             row.update(label=names[j], confidence=round(float(p[j]), 6), source=r.source)
         if r.answer is not None and r.source != "scored":
             row["answer"] = r.answer[:200]
+        if r.source == "abstained" and getattr(r, "reason", None):
+            row["reason"] = r.reason
         if data.gold is not None:
             row["gold"] = data.gold[i]
         rows.append(row)
@@ -176,9 +185,17 @@ def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_d
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.chunk_size < 1:
         raise UserError("chunk size must be positive")
+    identity = run_identity(data.source, labelset.names) if data.source else None
+    if identity is not None:
+        check_run_inputs(out, identity)  # another run's labels are never overwritten silently
+    with run_lock(out, "advisor distill label"):  # one writer per run directory
+        return _label_locked(data, labelset, teacher, out, cfg, dev, echo, report, identity)
+
+
+def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, echo, report: bool,
+                  identity: dict | None) -> LabelingResult:
     if cfg.calibrate == "auto" and not cfg.select_prompt:
         cfg.calibrate = "none"
     template = cfg.template or teacher.prompt.template
@@ -220,6 +237,7 @@ def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_d
         "selection_dev_ids": dev_ids,
         "data": {"source": data.source, "text_column": data.text_column, "label_column": data.label_column,
                  "rows": len(rows), "unique_texts": len(uniq)},
+        "run_identity": identity,
     }
     write_json(out / "teacher.json", teacher_meta)
     rep = {}

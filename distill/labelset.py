@@ -202,24 +202,15 @@ class LabelSet:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "LabelSet":
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"label file {path} not found")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise UserError(f"label file {path} is not valid UTF-8") from None
-        if not text.strip():
-            raise UserError(f"label file {path} is empty")
-        try:
-            if path.suffix.lower() == ".json":
-                obj = json.loads(text)
-            else:
-                import yaml
+        from advisor.yamlfile import read_json, read_yaml
 
-                obj = yaml.safe_load(text)
-        except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
-            raise UserError(f"label file {path} could not be parsed: {first_line(exc)}") from None
+        path = Path(path)
+        if path.is_file() and path.stat().st_size == 0:
+            raise UserError(f"label file {path} is empty")
+        # the bounded reader: size limit, no YAML aliases, one-line errors
+        obj = read_json(path, "label file") if path.suffix.lower() == ".json" else read_yaml(path, "label file")
+        if obj is None:
+            raise UserError(f"label file {path} is empty")
         return cls.from_dict(obj, source=str(path))
 
     @classmethod

@@ -117,6 +117,7 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
         if not 1 <= layers <= have:
             raise UserError(f"--layers {layers}: the student in {path} has {have} layers (choose 1..{have})")
         shape["num_hidden_layers"] = layers
+    require_safetensors(path, "student")
     tok = load_tokenizer(path)
     id2label = {i: name for i, name in enumerate(labels)}
     label2id = {name: i for i, name in enumerate(labels)}
@@ -132,6 +133,43 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
     return model, tok, path
 
 
+def require_safetensors(path: str | os.PathLike, what: str = "model") -> None:
+    """Refuse a model directory whose only weights are a pickle (``pytorch_model.bin``): loading a
+    pickle can run code, so this toolkit reads ``model.safetensors`` only -- say so, instead of
+    failing later with an unrelated message (e.g. "No module named 'tensorflow'")."""
+    p = Path(path)
+    if (p / "model.safetensors").is_file() or any(p.glob("model-*-of-*.safetensors")):
+        return
+    if (p / "pytorch_model.bin").is_file() or any(p.glob("pytorch_model-*-of-*.bin")):
+        raise UserError(
+            f"the {what} in {p} has only pytorch_model.bin (a pickle, which can run code when loaded); this "
+            f"toolkit loads model.safetensors only: where you trust the file, convert it with "
+            f"AutoModelForSequenceClassification.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True)")
+
+
+def check_finite_weights(path: str | os.PathLike, what: str = "student") -> None:
+    """Refuse a model whose saved weights hold NaN or infinity (a run that diverged before training
+    checked for it): exporting it would only produce NaN logits."""
+    import torch
+    from safetensors import safe_open
+
+    p = Path(path)
+    for f in sorted([p / "model.safetensors", *p.glob("model-*-of-*.safetensors")]):
+        if not f.is_file():
+            continue
+        try:
+            with safe_open(str(f), framework="pt") as fh:
+                for key in fh.keys():
+                    t = fh.get_tensor(key)
+                    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                        raise UserError(f"the {what} in {p} has non-finite weights ({key} holds NaN or inf): its "
+                                        f"training diverged; train it again with a lower --lr")
+        except UserError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file
+            raise UserError(f"cannot read the {what}'s weights {f}: {first_line(exc)[:200]}") from None
+
+
 def load_trained_student(path: str | os.PathLike):
     """(model, tokenizer) of a saved student directory, in eval mode."""
     from transformers import AutoModelForSequenceClassification
@@ -139,6 +177,7 @@ def load_trained_student(path: str | os.PathLike):
     path = Path(path)
     if not (path / "config.json").is_file():
         raise UserError(f"no trained student in {path} (run `advisor distill train` first)")
+    require_safetensors(path, "classifier")
     tok = load_tokenizer(path)
     try:
         with _quiet_transformers():

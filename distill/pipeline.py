@@ -23,7 +23,8 @@ import click
 
 from advisor.atomic import write_json
 from advisor.errors import CheckFailed, UserError
-from distill.run_config import STAGES
+from distill.run_config import STAGES, redact_config
+from distill.rundir import read_state, run_lock
 from distill.summary import write_summary
 
 MANIFEST = "pipeline.json"
@@ -88,7 +89,7 @@ def _opt(args: list[str], flag: str, value) -> None:
 def _label_args(cfg: dict, run: Path) -> list[str]:
     d, t = cfg["data"], cfg["teacher"]
     args = ["--data", d["path"], "--labels", cfg["labels"], "--out", str(run)]
-    for flag, value in (("--text-column", d["text_column"]), ("--label-column", d["label_column"]),
+    for flag, value in (("--text-column", d["text_column"]), ("--label-column", d["label_column"]), ("--sep", d.get("sep")),
                         ("--limit", d["limit"]), ("--sample", d["sample"]), ("--seed", d["seed"]),
                         ("--teacher", t["model"]), ("--server-model", t["server_model"]),
                         ("--api-key-env", t["api_key_env"]), ("--template", t["template"]),
@@ -233,7 +234,8 @@ def stage_inputs_hash(stage: Stage, cfg: dict, run: Path) -> str:
 class Manifest:
     def __init__(self, run: Path):
         self.path = run / MANIFEST
-        self.data = json.loads(self.path.read_text()) if self.path.is_file() else {"stages": {}}
+        data = read_state(self.path, "pipeline state")  # damaged: reported, every stage checked again
+        self.data = data if isinstance(data, dict) and isinstance(data.get("stages"), dict) else {"stages": {}}
 
     def save(self) -> None:
         write_json(self.path, self.data)
@@ -266,7 +268,7 @@ def plan(cfg: dict) -> list[tuple[Stage, str]]:
 
 def _failure_reason(stage: str, run: Path, rc: int) -> str:
     """What the failed stage recorded about itself, in one line."""
-    if stage == "verify":
+    if stage in ("export", "verify"):
         path = run / "bundle" / "verification.json"
         try:
             summary = json.loads(path.read_text(encoding="utf-8")).get("summary")
@@ -278,10 +280,15 @@ def _failure_reason(stage: str, run: Path, rc: int) -> str:
 
 
 def run_pipeline(cfg: dict, echo=click.echo) -> dict:
+    with run_lock(cfg["run_dir"], "advisor distill run", flag="run_dir"):  # one pipeline per run directory
+        return _run_pipeline(cfg, echo)
+
+
+def _run_pipeline(cfg: dict, echo=click.echo) -> dict:
     run = Path(cfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run)
-    manifest.data["config"] = cfg
+    manifest.data["config"] = redact_config(cfg)  # no URL credentials on disk
     for stage in STAGE_LIST:
         if not stage.enabled(cfg):
             echo(f"[{stage.name}] off")

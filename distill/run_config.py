@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import UserError
+from advisor.numbers import check_number, short_repr
 from advisor.yamlfile import read_yaml
+from distill.limits import LIMITS, check_field
 
 STAGES = ("label", "train", "evaluate", "export", "verify", "bench")
 
-# (type, default[, choices]); type "path" = str resolved against the config file's folder.
+# (type, default[, choices]); type "path" = str resolved against the config file's folder; "model" =
+# the same, except for a URL or "default".
 _ANY_LABELS = "labels"
 SCHEMA: dict[str, Any] = {
     "run_dir": ("path", None),
@@ -26,12 +29,13 @@ SCHEMA: dict[str, Any] = {
         "path": ("path", None),
         "text_column": ("str", None),
         "label_column": ("str", None),
+        "sep": ("str", None),  # TEXT<sep>LABEL lines (see distill.data.load_texts)
         "limit": ("int", None),
         "sample": ("int", None),
         "seed": ("int", 0),
     },
     "teacher": {
-        "model": ("str", None),
+        "model": ("model", None),  # a path (resolved like "path") unless a URL or "default"
         "server_model": ("str", None),
         "api_key_env": ("str", "OPENAI_API_KEY"),
         "template": ("str", None),
@@ -89,30 +93,38 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
         return None
     if kind == "bool":
         if not isinstance(value, bool):
-            raise UserError(f"config: {key}: expected true or false, got {value!r}")
-    elif kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UserError(f"config: {key}: expected an integer, got {value!r}")
-    elif kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise UserError(f"config: {key}: expected a number, got {value!r}")
-        value = float(value)
-    elif kind in ("str", "path"):
+            raise UserError(f"config: {key}: expected true or false, got {short_repr(value)}")
+    elif kind in ("int", "float"):
+        # one check for every number (distill.limits): a number, finite, in range
+        if isinstance(value, str):  # a YAML string is not a number ("1e-4" without a dot is one)
+            raise UserError(f"config: {key}: expected {'an integer' if kind == 'int' else 'a number'}, "
+                            f"got {short_repr(value)}")
+        if key in LIMITS:
+            value = check_field(key, value, f"config: {key}")
+        else:
+            value = check_number(value, f"config: {key}", int if kind == "int" else float, 0, None)
+    elif kind in ("str", "path", "model"):
         if not isinstance(value, str) or not value.strip():
-            raise UserError(f"config: {key}: expected a non-empty string, got {value!r}")
-        if kind == "path" and "://" not in value:
-            value = str((base / Path(value).expanduser()).resolve()) if not Path(value).is_absolute() else value
+            raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
+        if kind == "model" and (value.strip() == "default" or "://" in value):
+            return value
+        if kind in ("path", "model") and "://" not in value:
+            if "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts):
+                raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
+            # relative paths are relative to the config file's folder, wherever the command runs
+            p = Path(value).expanduser()
+            value = str(p if p.is_absolute() else (base / p).resolve())
     elif kind == _ANY_LABELS:
         if isinstance(value, list):
             if not all(isinstance(v, str) and v.strip() for v in value):
-                raise UserError(f"config: {key}: expected a list of label names, got {value!r}")
+                raise UserError(f"config: {key}: expected a list of label names, got {short_repr(value)}")
             value = ",".join(value)
         elif not isinstance(value, str):
-            raise UserError(f"config: {key}: expected a preset name, a file or a list of names, got {value!r}")
+            raise UserError(f"config: {key}: expected a preset name, a file or a list of names, got {short_repr(value)}")
         elif Path(base / value).suffix in (".yaml", ".yml", ".json"):
             value = str((base / value).resolve())
     if rest and value not in rest[0]:
-        raise UserError(f"config: {key}: expected one of {', '.join(rest[0])}, got {value!r}")
+        raise UserError(f"config: {key}: expected one of {', '.join(rest[0])}, got {short_repr(value)}")
     if kind in ("int", "float") and value is not None and value < 0:
         raise UserError(f"config: {key}: must not be negative, got {value}")
     return value
@@ -132,16 +144,16 @@ def parse_config(data: Any, base: Path) -> dict:
     cfg = defaults()
     for key, value in data.items():
         if key not in SCHEMA:
-            raise UserError(f"config: unknown key '{key}'; known: {', '.join(SCHEMA)}")
+            raise UserError(f"config: unknown key {short_repr(str(key), 40)}; known: {', '.join(SCHEMA)}")
         spec = SCHEMA[key]
         if isinstance(spec, dict):
             if value is None:
                 continue
             if not isinstance(value, dict):
-                raise UserError(f"config: {key}: expected a mapping, got {value!r}")
+                raise UserError(f"config: {key}: expected a mapping, got {short_repr(value)}")
             for sub, sub_value in value.items():
                 if sub not in spec:
-                    raise UserError(f"config: unknown key '{key}.{sub}'; known: {', '.join(spec)}")
+                    raise UserError(f"config: unknown key {short_repr(f'{key}.{sub}', 40)}; known: {', '.join(spec)}")
                 cfg[key][sub] = _check(f"{key}.{sub}", spec[sub], sub_value, base)
         else:
             cfg[key] = _check(key, spec, value, base)
@@ -158,9 +170,11 @@ def _check_required_and_combinations(cfg: dict) -> None:
     for key in REQUIRED:
         if _get(cfg, key) is None:
             raise UserError(f"config: {key} is required")
-    for key in ("data.path", "gold.path", "teacher.dev", "teacher.shots_file", "student.model"):
+    for key in ("data.path", "gold.path", "teacher.dev", "teacher.shots_file", "student.model", "teacher.model"):
         value = _get(cfg, key)
-        if value is not None and not Path(value).exists():
+        if value is None or value == "default" or "://" in value:
+            continue
+        if not Path(value).exists():
             raise UserError(f"config: {key}: file not found: {value}")
     t, tr, ex, be = cfg["teacher"], cfg["training"], cfg["export"], cfg["bench"]
     _check_teacher_kind(t)
@@ -221,6 +235,17 @@ def _check_student_layers(student: dict) -> None:
         return  # not a model directory: the train stage says so
     if have is not None and student["layers"] > have:
         raise UserError(f"config: student.layers is {student['layers']} but the student has {have} layers")
+
+
+def redact_config(cfg: dict) -> dict:
+    """A copy of ``cfg`` fit to be written to disk: URL credentials (``user:pw@``, ``?api_key=``) removed."""
+    from distill.teachers.http import redact_url
+
+    out = copy.deepcopy(cfg)
+    t = out.get("teacher")
+    if isinstance(t, dict) and isinstance(t.get("model"), str):
+        t["model"] = redact_url(t["model"])
+    return out
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> dict:

@@ -8,7 +8,6 @@ side, linking every PNG) in the run directory.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from advisor.atomic import write_json, write_text
@@ -19,7 +18,10 @@ BENCH_NAMES = {"teacher": "GPT teacher", "pytorch_student": "student, PyTorch",
 
 
 def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    from distill.rundir import read_state
+
+    data = read_state(path, "run file")  # a damaged file is reported and left out of the summary
+    return data if isinstance(data, dict) else None
 
 
 def _fmt(value, spec: str = ".3f") -> str:

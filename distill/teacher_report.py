@@ -27,6 +27,9 @@ def summarize(rows: list[dict], labelset: LabelSet) -> dict:
         "mean_confidence": float(np.mean(conf)) if conf else None,
         "coverage": (n - sources.get("abstained", 0)) / n if n else 0.0,
     }
+    reasons = Counter(r["reason"] for r in rows if r["source"] == "abstained" and r.get("reason"))
+    if reasons:  # answers that could not be read (e.g. a logprob > 0): why, most frequent first
+        rep["abstain_reasons"] = dict(reasons.most_common(10))
     return rep
 
 

@@ -94,6 +94,10 @@ def _load_labelset_for(labels_path: Path, labelset=None):
     return None
 
 
+def _json_type(v) -> str:
+    return {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(type(v), type(v).__name__)
+
+
 def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
     """Parse and validate labels.jsonl (the contract in docs/dev/CONTRACTS.md).
 
@@ -110,7 +114,7 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
     ls = _load_labelset_for(path, labelset)
     names = list(ls.names) if ls is not None else None
     texts, probs, teacher, gold, ids = [], [], [], [], []
-    n_lines = n_abst = 0
+    n_lines = n_abst = n_empty = 0
     for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -155,9 +159,11 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
             gold.append(names.index(g))
         else:
             gold.append(None)
-        text = str(row["text"])
+        text = row["text"]
+        if not isinstance(text, str):
+            raise UserError(f"{path.name}: line {lineno}: 'text' must be a string, got a JSON {_json_type(text)}")
         if not text.strip():
-            n_abst += 1
+            n_empty += 1
             gold.pop()
             continue
         texts.append(text)
@@ -167,7 +173,8 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
     if n_lines == 0:
         raise UserError(f"labels file {path} is empty")
     if not texts:
-        raise UserError(f"labels file {path} has no usable rows (all {n_abst} abstained)")
+        why = [f"{n_abst} abstained by the teacher" if n_abst else "", f"{n_empty} with an empty text" if n_empty else ""]
+        raise UserError(f"labels file {path} has no usable rows ({', '.join(w for w in why if w)})")
     return LabelledRows(
         names=names, texts=texts, probs=np.stack(probs), teacher=teacher, gold=gold, ids=ids,
         n_lines=n_lines, n_abstained=n_abst, sha256=hashlib.sha256(raw).hexdigest(), labelset=ls,
@@ -256,6 +263,15 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
         )
     w = conf.copy() if config.weighting == "confidence" else np.ones(n)
     counts = np.bincount(hard[train_idx], minlength=k).astype(np.float64)
+    present = [rows.names[i] for i in range(k) if counts[i] > 0]
+    if len(present) < 2:
+        raise UserError(
+            f"all {len(train_idx)} training rows have the same label ({present[0] if present else '?'}): a "
+            f"classifier cannot learn from one class; label more varied data, or check the teacher "
+            f"(teacher_report.md: it may answer one label for everything)")
+    if len(present) < k:
+        _warn(f"no training rows for {', '.join(n for n in rows.names if n not in present)}: the student "
+              f"will never predict it")
     if config.balance:
         cw = np.where(counts > 0, len(train_idx) / (k * np.maximum(counts, 1)), 0.0)
     else:
@@ -304,6 +320,33 @@ class StopAfterStepsCallback(TrainerCallback):
         return control
 
 
+class FiniteLossCallback(TrainerCallback):
+    """Stop at the first logged loss (or gradient norm) that is NaN or infinite: the weights are
+    garbage from then on, so training ends and the stage fails instead of saving them."""
+
+    def __init__(self):
+        self.bad: tuple[int, str, float] | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for key in ("loss", "grad_norm", "eval_loss"):
+            v = (logs or {}).get(key)
+            if isinstance(v, (int, float)) and not math.isfinite(v) and self.bad is None:
+                self.bad = (int(state.global_step), key, float(v))
+                control.should_training_stop = True
+                control.should_save = False
+        return control
+
+
+def check_finite_model(model) -> str | None:
+    """The name of the first parameter holding NaN/inf, or None."""
+    import torch
+
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            return name
+    return None
+
+
 class InterruptedTraining(Exception):
     pass
 
@@ -347,14 +390,31 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
             found.append((int(step), d))
     for _, d in sorted(found, reverse=True):
         if (d / "trainer_state.json").is_file() and any((d / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
-            return str(d)
+            if _readable_json(d / "trainer_state.json"):
+                return str(d)
+            if _is_main():
+                _warn(f"{d / 'trainer_state.json'} is damaged (not JSON); ignoring this checkpoint, its steps are redone")
+                shutil.rmtree(d, ignore_errors=True)
+            continue
         if _is_main():
             _warn(f"{d} was not written to the end (interrupted while saving); ignoring it")
             shutil.rmtree(d, ignore_errors=True)
     return None
 
 
-def train_student(
+def train_student(*args, **kwargs) -> dict:
+    """Train the student (see :func:`_train_student`) holding the run directory's lock."""
+    import contextlib
+
+    from distill.rundir import run_lock
+
+    out = kwargs["out"] if "out" in kwargs else args[1]
+    lock = run_lock(out, "advisor distill train") if _is_main() else contextlib.nullcontext()
+    with lock:
+        return _train_student(*args, **kwargs)
+
+
+def _train_student(
     labels: str | os.PathLike,
     out: str | os.PathLike,
     config: DistillationConfig | None = None,
@@ -425,10 +485,10 @@ def train_student(
     if ckpt_dir.is_dir() and resume:
         last = last_complete_checkpoint(ckpt_dir)
         if last is not None:
-            old = {}
-            with_meta = ckpt_dir / RUN_META
-            if with_meta.is_file():
-                old = json.loads(with_meta.read_text(encoding="utf-8"))
+            from distill.rundir import read_state
+
+            old = read_state(ckpt_dir / RUN_META, "checkpoint record")
+            old = old if isinstance(old, dict) else {}
             diff = [k for k in meta if old.get(k) != meta[k]]
             if diff:
                 # checkpoints of another job (other labels/options) cannot be continued: start over
@@ -483,7 +543,8 @@ def train_student(
         ddp_backend="gloo" if (not torch.cuda.is_available() and world > 1) else None,
         save_safetensors=True,
     )
-    cbs = list(callbacks or [])
+    finite = FiniteLossCallback()
+    cbs = list(callbacks or []) + [finite]
     if has_eval and config.patience > 0:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     if stop_after_steps:
@@ -527,6 +588,16 @@ def train_student(
             for h in state.log_history if "eval_accuracy" in h
         ],
     }
+    bad_param = check_finite_model(trainer.model)
+    if finite.bad is not None or bad_param is not None or (summary["train_loss"] is not None
+                                                            and not math.isfinite(summary["train_loss"])):
+        step, key, value = finite.bad or (int(state.global_step), "train_loss", summary["train_loss"])
+        what = f"the {key.replace('_', ' ')} became {value} at step {step}" if finite.bad or bad_param is None \
+            else f"the weights became non-finite ({bad_param})"
+        if _is_main():  # the checkpoints hold the diverged weights: never resume from them
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        raise UserError(f"training diverged: {what} (--lr {config.lr:g}, --temperature {config.temperature:g}); "
+                        f"no student was saved; lower --lr and train again")
     interrupted = bool(stop_after_steps) and state.global_step < state.max_steps
     summary["interrupted"] = interrupted
     if interrupted:
@@ -543,6 +614,14 @@ def train_student(
         write_json(out / "train.json", summary)
     _barrier()
     return summary
+
+
+def _readable_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _read_json(path: Path) -> dict | None:

@@ -184,6 +184,9 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
     verification = json.loads((bundle / "verification.json").read_text(encoding="utf-8"))
     texts, source = _load_texts(bundle, verification, texts_path, text_column, n)
     out_dir = Path(out) if out else bundle / "bench"
+    from distill.rundir import prepare_dir
+
+    prepare_dir(out_dir, "--out")  # an impossible --out fails now, not after the measurements
 
     results: dict[str, dict] = {}
     sizes: dict[str, int] = {}
@@ -215,7 +218,9 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         if spec and "://" not in spec and Path(spec).exists():
             spec = str(Path(spec).resolve())
         t_texts = texts[:n_teacher]
-        echo(f"bench: teacher {spec or '(embedded default)'} ({len(t_texts)} texts)...")
+        from distill.teachers.http import redact_url
+
+        echo(f"bench: teacher {redact_url(spec) or '(embedded default)'} ({len(t_texts)} texts)...")
         try:
             r = _measure("teacher", t_texts, {"spec": spec, "labelset": labelset, "repo": str(REPO), "warmup": 2,
                                               "prompt": prompt_opts},
@@ -278,7 +283,6 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         "checks": checks,
         "notes": notes,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "bench.json", report)
     _plot(results, out_dir / "bench.png")
 

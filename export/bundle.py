@@ -194,7 +194,23 @@ def write_manifest(stage: Path) -> dict:
 
 
 def finish(stage: Path, config: dict, verification: dict) -> dict:
-    """verification.json + README.md, then the manifest over every file."""
+    """verification.json + README.md, then the manifest over every file (a new bundle only)."""
     write_json(stage / VERIFICATION, verification)
     write_text(stage / "README.md", render_readme(stage, config, verification))
     return write_manifest(stage)
+
+
+def record_verification(bundle: Path, manifest: dict, config: dict, verification: dict) -> dict:
+    """Re-verification of an existing bundle: write verification.json and README.md and update only
+    their two manifest entries. Every other entry keeps the hash recorded at export, so a file that
+    was changed since can never be blessed by verifying it (see ``advisor export verify --resign``)."""
+    write_json(bundle / VERIFICATION, verification)
+    write_text(bundle / "README.md", render_readme(bundle, config, verification))
+    files = dict(manifest["files"])
+    for name in (VERIFICATION, "README.md"):
+        p = bundle / name
+        files[name] = {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+    updated = {**manifest, "files": files,
+               "verified": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    write_json(bundle / MANIFEST, updated)
+    return updated

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from advisor.errors import UserError
+from distill.limits import option_type as _num
 
 TARGETS = ("avx512_vnni", "avx2", "arm64")  # mirrors export.onnx.TARGETS (kept import-light)
 
@@ -60,6 +61,9 @@ def _detect_target() -> str:
 def _prepare_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
+    from distill.rundir import prepare_dir
+
+    prepare_dir(out.parent if not out.exists() else out, "--out")  # an impossible path fails here, in one line
     if out.is_dir() and any(out.iterdir()):
         if not (out / "manifest.json").is_file():
             raise UserError(f"--out {out} is a non-empty directory that is not a bundle; choose another path")
@@ -81,9 +85,9 @@ def _publish(stage: Path, out: Path) -> None:
 def _verification_options(func):
     """The options that say what to verify on and how strictly (``export`` and ``export verify``)."""
     options = [
-        click.option("--max-drop", type=float, default=0.5, show_default=True,
+        click.option("--max-drop", type=_num("export.max_drop"), default=0.5, show_default=True,
                      help="Max int8 accuracy drop (or disagreement with fp32 without gold), in points."),
-        click.option("--atol", type=float, default=1e-4, show_default=True,
+        click.option("--atol", type=_num("export.atol"), default=1e-4, show_default=True,
                      help="Max |fp32 ONNX - PyTorch| logit difference."),
         click.option("--eval-data", type=click.Path(path_type=Path), default=None,
                      help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student."),
@@ -91,7 +95,7 @@ def _verification_options(func):
         click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore)."),
         click.option("--labels", "labels_spec", default=None,
                      help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR."),
-        click.option("--eval-limit", type=int, default=500, show_default=True, help="Verify on at most N texts."),
+        click.option("--eval-limit", type=_num("export.eval_limit"), default=500, show_default=True, help="Verify on at most N texts."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -138,7 +142,7 @@ def export() -> None:
 @click.option("--int8-graph", type=click.Choice(["optimized", "raw"]), default="optimized", show_default=True,
               help="Quantise the offline-fused fp32 graph, or the plain export (ORT fuses at load: ~10% faster, less faithful).")
 @_verification_options
-@click.option("--max-length", type=int, default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
+@click.option("--max-length", type=_num("export.max_length"), default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
 @click.option("--no-verify", is_flag=True, help="Skip verification (the bundle records that it was skipped).")
 @click.option("--calibrate/--no-calibrate", default=True, show_default=True,
               help="With gold labels: fit a temperature on them so the runtime's probabilities are calibrated.")
@@ -153,6 +157,10 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     from export.onnx import check_student_dir
 
     student = check_student_dir(student_dir)
+    from distill.modeling import check_finite_weights, require_safetensors
+
+    require_safetensors(student, "student")
+    check_finite_weights(student, "student")
     _check_verification_args(max_drop, atol, eval_data)
     _prepare_out(out, force)
     target = _detect_target() if target == "auto" else target
@@ -243,30 +251,58 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
 @click.option("--student", "student_dir", type=click.Path(path_type=Path), default=None,
               help="PyTorch student to compare with (default: the one recorded in the bundle).")
 @_verification_options
+@click.option("--resign", is_flag=True,
+              help="Accept the bundle's files as they are now: verify them and write a new manifest. "
+                   "Without it a bundle whose files differ from the manifest made at export is refused.")
 @click.pass_context
 def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_column, label_column, labels_spec,
-                  eval_limit):
+                  eval_limit, resign):
     """Verify an existing BUNDLE_DIR against its PyTorch student and record the result in the bundle
-    (verification.json, README.md, manifest.json); exit 1 when it does not hold."""
-    import json
+    (verification.json, README.md, their manifest entries); exit 1 when it does not hold.
 
+    The bundle's files must still match the manifest made at export (a changed, added, missing or
+    symlinked file is refused); --resign verifies the files as they are and signs them anew.
+    """
     from export import bundle as B
     from export.onnx import check_student_dir
+    from export.runtime import BundleError, check_manifest, check_regular_files, read_config, read_manifest
     from export.verify import format_report, load_eval_texts
 
-    if not (bundle_dir / "manifest.json").is_file() or not (bundle_dir / "config.json").is_file():
+    if not os.path.lexists(bundle_dir / "manifest.json") or not os.path.lexists(bundle_dir / "config.json"):
         raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
     _check_verification_args(max_drop, atol, eval_data)
-    cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
-    recorded = cfg.get("onnx_bundle", {}).get("student", {}).get("path")
+    try:
+        if resign:  # regular files inside the bundle still enforced; the hashes are renewed
+            check_regular_files(bundle_dir)
+            manifest = None
+        else:
+            manifest = check_manifest(bundle_dir)
+        cfg = read_config(bundle_dir)
+        if not isinstance(cfg.get("onnx_bundle"), dict):
+            raise BundleError(f"{bundle_dir / 'config.json'} has no 'onnx_bundle' section")
+    except BundleError as exc:
+        hint = "" if resign else " (to accept the files as they are now, verify with --resign)"
+        raise UserError(f"{exc}{hint}") from None
+    info = cfg.get("onnx_bundle") if isinstance(cfg.get("onnx_bundle"), dict) else {}
+    recorded = (info.get("student") or {}).get("path") if isinstance(info.get("student"), dict) else None
     student = check_student_dir(student_dir or recorded or "")
+    from distill.modeling import require_safetensors
+
+    require_safetensors(student, "student")
     texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
                                           text_column, label_column, labels_spec, eval_limit)
-    verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
-    scheme = ((cfg.get("onnx_bundle") or {}).get("steps") or {}).get("quantize", {}).get("scheme")
+    try:
+        verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    scheme = ((info.get("steps") or {}).get("quantize") or {}).get("scheme") if isinstance(info.get("steps"), dict) else None
     if scheme and verification.get("int8_vs_fp32"):
         verification["int8_scheme"] = scheme  # chosen at export (export/build.py); kept on re-verification
-    B.finish(bundle_dir, cfg, verification)
+    if resign:
+        B.finish(bundle_dir, cfg, verification)
+        click.echo(f"re-signed: manifest.json now lists the files of {bundle_dir} as they are")
+    else:
+        B.record_verification(bundle_dir, manifest, cfg, verification)
     click.echo(format_report(verification))
     if not verification["passed"]:
         click.echo(f"error: verification failed: {verification['summary']} (the runtime refuses this bundle)", err=True)
@@ -342,8 +378,8 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
 @click.option("--texts", "texts_path", type=click.Path(path_type=Path), default=None,
               help="Texts to time (csv/tsv/jsonl/txt); default: the bundle's verification texts.")
 @click.option("--text-column", default=None)
-@click.option("--n", "n", type=int, default=300, show_default=True, help="Texts for batch-1 latency.")
-@click.option("--n-teacher", type=int, default=20, show_default=True, help="Texts for the (slow) teacher.")
+@click.option("--n", "n", type=_num("bench.n"), default=300, show_default=True, help="Texts for batch-1 latency.")
+@click.option("--n-teacher", type=_num("bench.teacher_n"), default=20, show_default=True, help="Texts for the (slow) teacher.")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Output dir for bench.json/bench.png (default BUNDLE_DIR/bench).")
 def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teacher, no_pytorch, texts_path,
@@ -362,8 +398,8 @@ def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teach
 @click.argument("texts", nargs=-1)
 @click.option("--variant", type=click.Choice(["int8", "fp32"]), default=None,
               help="Default: model.onnx (the variant chosen at export).")
-@click.option("--threads", type=int, default=None, help="onnxruntime intra-op threads (default: all cores).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--threads", type=_num("predict.threads"), default=None, help="onnxruntime intra-op threads (default: all cores).")
+@click.option("--batch-size", type=_num("predict.batch_size"), default=32, show_default=True)
 @click.option("--with-text/--no-text", default=False, show_default=True, help="Echo the text in each output row.")
 @click.option("--allow-unverified", is_flag=True, help="Load a bundle whose verification failed.")
 @click.option("--no-cascade", is_flag=True, help="Answer with the student alone even if the bundle has a cascade.")
@@ -389,7 +425,7 @@ def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_un
                     raise UserError(f"text argument {i} is empty")
                 items.append((str(i), t))
         else:
-            stdin = click.get_text_stream("stdin")
+            stdin = click.get_binary_stream("stdin")  # decoded line by line: a bad byte names its line
             if stdin.isatty():
                 raise UserError("no texts: give TEXT arguments or pipe JSONL/plain lines on stdin")
             items = [(rid if rid is not None else str(n), t) for n, rid, t in parse_input_lines(stdin)]

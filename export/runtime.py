@@ -15,6 +15,16 @@ or from Python::
     b.predict_proba(["great film"])       # (n, k) numpy array, columns in ``b.labels`` order
 
 It must never import torch, transformers, click or anything from this project (tested).
+
+What a bundle is, checked before anything in it is read (``check_manifest``): ``manifest.json`` lists
+every file of the bundle (``bench/`` and dotfiles aside) with its size and sha256; a file that is
+listed but missing, present but not listed, or different from its entry refuses the bundle, and so
+does a bundle whose manifest does not list every file the runtime reads (config, tokenizer,
+verification record, each model in ``config.json``). Every file is a regular file inside the
+bundle directory: a symlink (to a file elsewhere, or to ``/etc/passwd``) is refused, never followed.
+The bytes the runtime uses are the bytes it hashed (read once, checked, then parsed). Malformed
+metadata (a manifest entry that is not an object, ``format_version: "abc"``, ``max_length: "abc"``,
+more labels than the model has outputs) is a one-line :class:`BundleError`.
 """
 
 from __future__ import annotations
@@ -23,7 +33,9 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
+import stat
 import sys
 import time
 import urllib.error
@@ -42,9 +54,12 @@ CONFIG = "config.json"
 VERIFICATION = "verification.json"
 TOKENIZER = "tokenizer.json"
 DEFAULT_BATCH_SIZE = 32
+REQUIRED = (CONFIG, TOKENIZER, VERIFICATION)  # + every model named in config.json
+MAX_JSON_BYTES = 64 * 1024 * 1024  # config/manifest/verification/tokenizer: far below this
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-__all__ = ["Bundle", "BundleError", "CascadeTeacher", "TeacherError", "check_manifest", "sha256_file",
-           "parse_input_lines"]
+__all__ = ["Bundle", "BundleError", "CascadeTeacher", "TeacherError", "check_manifest", "read_manifest",
+           "check_regular_files", "read_config", "sha256_file", "parse_input_lines"]
 
 
 class BundleError(ValueError):
@@ -62,57 +77,215 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _read_json(path: Path, what: str) -> dict:
+def _safe_rel(name: object, where: str) -> str:
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        raise BundleError(f"{where} lists an unsafe path: {str(name)[:80]!r}")
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts or rel.as_posix() != name:
+        raise BundleError(f"{where} lists an unsafe path: {name[:80]!r}")
+    return name
+
+
+def _open_regular(root: Path, name: str):
+    """Open ``root/name`` for reading, refusing symlinks anywhere below ``root`` and anything that
+    is not a regular file; returns (file object, size)."""
+    rel = Path(_safe_rel(name, "bundle"))
+    cur = root
+    for part in rel.parts[:-1]:
+        cur = cur / part
+        try:
+            st = os.lstat(cur)
+        except FileNotFoundError:
+            raise BundleError(f"bundle file {name} is missing from {root}") from None
+        if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+            raise BundleError(f"bundle file {name}: {cur.name} is not a directory inside the bundle (a symlink?)")
+    path = root / rel
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        st = os.lstat(path)
     except FileNotFoundError:
-        raise BundleError(f"{path.parent} is not a complete bundle: {path.name} is missing") from None
-    except (OSError, ValueError) as exc:
-        raise BundleError(f"{what} {path} is unreadable: {exc}") from None
-    if not isinstance(data, dict):
-        raise BundleError(f"{what} {path} is not a JSON object")
+        raise BundleError(f"bundle file {name} is missing from {root}") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise BundleError(f"bundle file {name} is a symlink; a bundle's files must be regular files inside it "
+                          f"(copy the file in, then re-export)")
+    if not stat.S_ISREG(st.st_mode):
+        raise BundleError(f"bundle file {name} is not a regular file")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise BundleError(f"cannot open bundle file {name}: {exc.strerror or type(exc).__name__}") from None
+    fh = os.fdopen(fd, "rb")
+    st2 = os.fstat(fh.fileno())
+    if not stat.S_ISREG(st2.st_mode) or (st2.st_ino, st2.st_dev) != (st.st_ino, st.st_dev):
+        fh.close()
+        raise BundleError(f"bundle file {name} changed while it was opened")
+    return fh, st2.st_size
+
+
+def _read_file(root: Path, name: str, entry: dict | None, limit: int | None = None) -> bytes:
+    """The bytes of a bundle file, checked against its manifest ``entry`` (size, sha256) when given."""
+    fh, size = _open_regular(root, name)
+    with fh:
+        if limit is not None and size > limit:
+            raise BundleError(f"bundle file {name} is {size / 1e6:.0f} MB, more than such a file can be")
+        data = fh.read()
+    if entry is not None:
+        _compare(name, entry, len(data), hashlib.sha256(data).hexdigest())
     return data
 
 
-def check_manifest(bundle_dir: str | os.PathLike) -> dict:
-    """Check every file listed in ``manifest.json`` (exists, size, sha256); return the manifest.
+def _compare(name: str, entry: dict, size: int, digest: str) -> None:
+    if size != entry["bytes"]:
+        raise BundleError(f"bundle file {name} was modified: {size} bytes, manifest says {entry['bytes']} "
+                          f"(sha256 check failed; re-export the bundle)")
+    if digest != entry["sha256"]:
+        raise BundleError(f"bundle file {name} was modified: its sha256 does not match manifest.json "
+                          f"(re-export the bundle)")
 
-    Raises :class:`BundleError` naming the first missing or modified file.
-    """
+
+def _parse_json(data: bytes, path: Path, what: str) -> dict:
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BundleError(f"{what} {path} is unreadable: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(obj, dict):
+        raise BundleError(f"{what} {path} is not a JSON object")
+    return obj
+
+
+def _read_json(path: Path, what: str) -> dict:
+    """A JSON object from a bundle file (regular file, no symlink), without a manifest check."""
+    root, name = path.parent, path.name
+    if not os.path.lexists(path):
+        raise BundleError(f"{root} is not a complete bundle: {name} is missing")
+    return _parse_json(_read_file(root, name, None, MAX_JSON_BYTES), path, what)
+
+
+def _bundle_files(root: Path) -> list[str]:
+    """Every file (and symlink) below ``root`` except manifest.json, bench/ and dotfiles, as posix paths."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = Path(dirpath).relative_to(root)
+        if rel_dir.parts and (rel_dir.parts[0] == "bench" or any(p.startswith(".") for p in rel_dir.parts)):
+            dirnames[:] = []
+            continue
+        for d in list(dirnames):  # a symlinked directory is listed as an entry (and refused), not walked
+            if os.path.islink(os.path.join(dirpath, d)):
+                dirnames.remove(d)
+                filenames.append(d)
+        for f in filenames:
+            if f.startswith("."):
+                continue
+            rel = (rel_dir / f).as_posix()
+            if rel != MANIFEST:
+                out.append(rel)
+    return sorted(out)
+
+
+def read_manifest(bundle_dir: str | os.PathLike) -> dict:
+    """``manifest.json`` parsed and validated (format, version, one well-formed entry per file)."""
     root = Path(bundle_dir)
     if not root.is_dir():
         raise BundleError(f"bundle directory {root} does not exist")
+    if not os.path.lexists(root / MANIFEST):
+        raise BundleError(f"{root} is not a bundle: manifest.json is missing")
     manifest = _read_json(root / MANIFEST, "manifest")
+    where = root / MANIFEST
     if manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{root / MANIFEST} is not a {BUNDLE_FORMAT} manifest")
-    if int(manifest.get("format_version", 0)) > FORMAT_VERSION:
+        raise BundleError(f"{where} is not a {BUNDLE_FORMAT} manifest")
+    version = manifest.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise BundleError(f"{where}: format_version must be an integer, got {str(version)[:40]!r}")
+    if version > FORMAT_VERSION:
         raise BundleError(
-            f"bundle format version {manifest.get('format_version')} is newer than this runtime "
-            f"({FORMAT_VERSION}); update the runtime"
+            f"bundle format version {version} is newer than this runtime ({FORMAT_VERSION}); update the runtime"
         )
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
-        raise BundleError(f"{root / MANIFEST} lists no files")
+        raise BundleError(f"{where} lists no files")
     for name, meta in files.items():
-        rel = Path(name)
-        if rel.is_absolute() or ".." in rel.parts:
-            raise BundleError(f"{root / MANIFEST} lists an unsafe path: {name}")
-        path = root / rel
-        if not path.is_file():
-            raise BundleError(f"bundle file {name} is missing from {root}")
-        size = path.stat().st_size
-        if "bytes" in meta and size != meta["bytes"]:
-            raise BundleError(
-                f"bundle file {name} was modified: {size} bytes, manifest says {meta['bytes']} "
-                f"(sha256 check failed; re-export the bundle)"
-            )
-        if sha256_file(path) != meta.get("sha256"):
-            raise BundleError(
-                f"bundle file {name} was modified: its sha256 does not match manifest.json "
-                f"(re-export the bundle)"
-            )
+        _safe_rel(name, str(where))
+        if (not isinstance(meta, dict) or not isinstance(meta.get("sha256"), str)
+                or not _SHA256.match(meta["sha256"]) or isinstance(meta.get("bytes"), bool)
+                or not isinstance(meta.get("bytes"), int) or meta["bytes"] < 0):
+            raise BundleError(f"{where}: the entry of {name} is malformed (needs sha256 and bytes)")
     return manifest
+
+
+def check_manifest(bundle_dir: str | os.PathLike, *, hash_files: bool = True, skip: Iterable[str] = ()) -> dict:
+    """Check the bundle's complete file set against ``manifest.json``; return the manifest.
+
+    Every listed file exists as a regular file inside the bundle with the listed size and sha256
+    (hashes of the files in ``skip`` are left to the caller, who reads and hashes them itself);
+    no file is present that the manifest does not list; the files the runtime reads are all listed.
+    Raises :class:`BundleError` naming the first offending file.
+    """
+    root = Path(bundle_dir)
+    manifest = read_manifest(root)
+    files: dict = manifest["files"]
+    present = _bundle_files(root)
+    unlisted = [f for f in present if f not in files]
+    if unlisted:
+        raise BundleError(f"bundle file {unlisted[0]} is not listed in manifest.json (added or swapped in after "
+                          f"export); the runtime refuses it: re-export the bundle")
+    for name in REQUIRED:
+        if name not in files:
+            raise BundleError(f"manifest.json does not list {name}, which the runtime reads; re-export the bundle")
+    skip = set(skip)
+    for name, meta in files.items():
+        if hash_files and name not in skip:
+            fh, _ = _open_regular(root, name)
+            with fh:
+                h, size = hashlib.sha256(), 0
+                while True:
+                    block = fh.read(1 << 20)
+                    if not block:
+                        break
+                    size += len(block)
+                    h.update(block)
+            _compare(name, meta, size, h.hexdigest())
+        else:
+            fh, _ = _open_regular(root, name)  # exists, regular, inside
+            fh.close()
+    return manifest
+
+
+def check_regular_files(bundle_dir: str | os.PathLike) -> list[str]:
+    """Every file of the bundle is a regular file inside it (no symlink); returns their names."""
+    root = Path(bundle_dir)
+    names = _bundle_files(root)
+    for name in names:
+        _open_regular(root, name)[0].close()
+    return names
+
+
+def read_config(bundle_dir: str | os.PathLike) -> dict:
+    """``config.json`` of a bundle (a regular file inside it), without the manifest check."""
+    return _read_json(Path(bundle_dir) / CONFIG, "config")
+
+
+def _check_info(info: object, where: Path) -> dict:
+    """``config.json``'s ``onnx_bundle`` section, field by field: a one-line BundleError when malformed."""
+    if not isinstance(info, dict) or not info.get("labels") or not info.get("models"):
+        raise BundleError(f"{where} has no 'onnx_bundle' section with labels and models")
+    labels = info["labels"]
+    if (not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(x, str) and x for x in labels)
+            or len(set(labels)) != len(labels)):
+        raise BundleError(f"{where}: onnx_bundle.labels must be a list of at least two distinct names")
+    for key, lo, hi in (("max_length", 1, 1_000_000), ("pad_id", 0, 10_000_000)):
+        v = info.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise BundleError(f"{where}: onnx_bundle.{key} must be an integer in [{lo}, {hi}], got {str(v)[:40]!r}")
+    if not isinstance(info.get("pad_token"), str):
+        raise BundleError(f"{where}: onnx_bundle.pad_token must be a string")
+    models = info["models"]
+    if not isinstance(models, dict) or "model.onnx" not in models:
+        raise BundleError(f"{where}: onnx_bundle.models must map model.onnx (and others) to int8/fp32")
+    for f, v in models.items():
+        _safe_rel(f, str(where))
+        if v not in ("int8", "fp32"):
+            raise BundleError(f"{where}: onnx_bundle.models[{f!r}] must be int8 or fp32, got {str(v)[:20]!r}")
+    return info
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -316,18 +489,31 @@ class Bundle:
         root = Path(path)
         if not root.is_dir():
             raise BundleError(f"bundle directory {root} does not exist")
-        if check and not (root / MANIFEST).is_file():
+        if check and not os.path.lexists(root / MANIFEST):
             raise BundleError(f"{root} is not a bundle: manifest.json is missing")
-        manifest = check_manifest(root) if check else None
-        config = _read_json(root / CONFIG, "config")
-        info = config.get("onnx_bundle")
-        if not isinstance(info, dict) or not info.get("labels") or not info.get("models"):
-            raise BundleError(f"{root / CONFIG} has no 'onnx_bundle' section with labels and models")
-        verification = (_read_json(root / VERIFICATION, "verification")
-                        if check or (root / VERIFICATION).is_file() else {})
+        # 1. the complete file set, before anything is parsed: listed = present, regular files only,
+        #    the small files hashed here; the model is hashed as it is read (below), once
+        manifest = None
+        entries: dict = {}
+        if check:
+            manifest = check_manifest(root, hash_files=False)
+            entries = manifest["files"]
+
+        def read(name: str, limit: int | None = MAX_JSON_BYTES) -> bytes:
+            if check and name not in entries:
+                raise BundleError(f"manifest.json does not list {name}, which the runtime reads; re-export the bundle")
+            return _read_file(root, name, entries.get(name) if check else None, limit)
+
+        if not check and not os.path.lexists(root / CONFIG):
+            raise BundleError(f"{root} is not a complete bundle: {CONFIG} is missing")
+        config = _parse_json(read(CONFIG), root / CONFIG, "config")
+        info = _check_info(config.get("onnx_bundle"), root / CONFIG)
+        verification = {}
+        if check or os.path.lexists(root / VERIFICATION):
+            verification = _parse_json(read(VERIFICATION), root / VERIFICATION, "verification")
         if verification.get("passed") is False and not allow_unverified:
             raise BundleError(
-                f"bundle {root} failed verification at export ({verification.get('summary', 'see verification.json')}); "
+                f"bundle {root} failed verification at export ({str(verification.get('summary', 'see verification.json'))[:300]}); "
                 f"pass allow_unverified=True / --allow-unverified to use it anyway"
             )
         models: dict = info["models"]
@@ -338,8 +524,14 @@ class Bundle:
             if not matches:
                 raise BundleError(f"bundle {root} has no {variant} model (it has: {sorted(set(models.values()))})")
             model_file = "model.onnx" if "model.onnx" in matches else matches[0]
-        if not (root / model_file).is_file():
-            raise BundleError(f"bundle file {model_file} is missing from {root}")
+        if check:
+            for f in models:  # every model the config names is part of the signed file set
+                if f not in entries:
+                    raise BundleError(f"manifest.json does not list {f}, which config.json names; re-export the bundle")
+            # 2. every other file's sha256 (the ones read below are hashed as they are read)
+            check_manifest(root, skip={CONFIG, VERIFICATION, TOKENIZER, model_file})
+        model_bytes = read(model_file, None)
+        tokenizer_json = read(TOKENIZER)
 
         opts = session_options or ort.SessionOptions()
         if session_options is None:
@@ -352,22 +544,33 @@ class Bundle:
         disabled = (info.get("session") or {}).get("disabled_optimizers") or []
         if not isinstance(disabled, list) or not all(isinstance(x, str) for x in disabled):
             raise BundleError(f"{root / CONFIG}: onnx_bundle.session.disabled_optimizers must be a list of names")
-        try:
-            session = ort.InferenceSession(str(root / model_file), opts,
+        try:  # the bytes that were checked, not the path (which could be swapped in between)
+            session = ort.InferenceSession(model_bytes, opts,
                                            providers=list(providers or ["CPUExecutionProvider"]),
                                            disabled_optimizers=disabled)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise BundleError(f"onnxruntime cannot load {root / model_file}: {str(exc).splitlines()[0]}") from None
+            raise BundleError(f"onnxruntime cannot load {root / model_file}: {str(exc).splitlines()[0][:200]}") from None
+        del model_bytes
+        outputs = {o.name: o for o in session.get_outputs()}
+        if "logits" not in outputs:
+            raise BundleError(f"{model_file} has no 'logits' output (it has: {sorted(outputs)[:5]})")
+        width = (outputs["logits"].shape or [None])[-1]
+        if isinstance(width, int) and width != len(info["labels"]):
+            raise BundleError(f"{model_file} gives {width} logits per text but {CONFIG} lists "
+                              f"{len(info['labels'])} labels ({', '.join(info['labels'])[:100]})")
 
         try:
-            tokenizer = Tokenizer.from_file(str(root / TOKENIZER))
+            tokenizer = Tokenizer.from_str(tokenizer_json.decode("utf-8"))
         except Exception as exc:
-            raise BundleError(f"cannot read {root / TOKENIZER}: {exc}") from None
+            raise BundleError(f"cannot read {root / TOKENIZER}: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        tokenizer.enable_truncation(max_length=int(info["max_length"]))
-        tokenizer.enable_padding(pad_id=int(info["pad_id"]), pad_token=str(info["pad_token"]),
-                                 pad_type_id=0)  # pad to the longest text of each batch
+        try:
+            tokenizer.enable_truncation(max_length=int(info["max_length"]))
+            tokenizer.enable_padding(pad_id=int(info["pad_id"]), pad_token=str(info["pad_token"]),
+                                     pad_type_id=0)  # pad to the longest text of each batch
+        except Exception as exc:  # noqa: BLE001 - tokenizers raises its own types
+            raise BundleError(f"{root / CONFIG}: unusable tokenizer settings ({str(exc)[:120]})") from None
         return cls(root, config, manifest, model_file, session, tokenizer)
 
     # --------------------------------------------------------------- inference
@@ -409,6 +612,8 @@ class Bundle:
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             (logits,) = self.session.run(["logits"], self.encode([texts[i] for i in idx]))
+            if logits.ndim != 2 or logits.shape[1] != k:
+                raise BundleError(f"{self.model_file} gave logits of shape {tuple(logits.shape)} for {k} labels")
             out[idx] = logits
         return out
 
@@ -466,13 +671,19 @@ class Bundle:
         return rows
 
 
-def parse_input_lines(lines: Iterable[str]) -> Iterator[tuple[int, str | None, str]]:
+def parse_input_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str | None, str]]:
     """Parse stdin for ``predict``: a JSON object per line (``{"text": ..., "id": ...}``) or plain text.
 
     Yields ``(line_number, id_or_None, text)``. Blank lines are skipped. A line that starts with
     ``{`` must be a JSON object with a string ``text``; an empty text is an error naming the line.
     """
     for n, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):  # a binary stream (stdin.buffer): decode here to name the line
+            try:
+                raw = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise BundleError(f"input line {n} is not valid UTF-8 (byte {exc.start}); re-encode the input "
+                                  f"as UTF-8") from None
         line = raw.rstrip("\r\n")
         if not line.strip():
             continue
@@ -506,6 +717,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cascade", action="store_true", help="answer with the student alone")
     args = ap.parse_args(argv)
     try:
+        if args.threads is not None and not 1 <= args.threads <= 1024:
+            raise BundleError(f"--threads must be in [1, 1024], got {args.threads}")
+        if not 1 <= args.batch_size <= 65536:
+            raise BundleError(f"--batch-size must be in [1, 65536], got {args.batch_size}")
         bundle = Bundle.load(args.bundle, args.variant, threads=args.threads)
         if args.texts:
             items = [(i + 1, None, t) for i, t in enumerate(args.texts)]
@@ -513,7 +728,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not t.strip():
                     raise BundleError(f"text argument {i} is empty")
         else:
-            items = list(parse_input_lines(sys.stdin))
+            items = list(parse_input_lines(getattr(sys.stdin, "buffer", sys.stdin)))
         preds = bundle.predict([t for _, _, t in items], args.batch_size, cascade=not args.no_cascade)
     except BundleError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

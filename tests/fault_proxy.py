@@ -11,6 +11,15 @@ server (``upstream="http://127.0.0.1:PORT"``). Before answering it consumes one 
   "garbage"  -> HTTP 200 with a body that is not JSON
   "drop"     -> close the connection without any response
   "ok"       -> normal answer
+  "trickle"  -> HTTP 200 with the right Content-Length, then the body one byte every ``trickle_s``
+  "slowhead" -> the status line and headers themselves one byte every ``trickle_s``
+  "huge"     -> HTTP 200, no Content-Length, ``huge_bytes`` of junk streamed until the client hangs up
+  "redirect" -> HTTP 301 to ``redirect_to`` (a URL with credentials, to check they are never printed)
+  "empty"    -> HTTP 200 with an empty body
+  "overflow" -> a normal answer whose label logprob is 800 (``math.exp`` overflows on it)
+
+``text_faults`` maps a substring of the prompt to a fault applied to every request for a text
+containing it (e.g. ``{"poison": "overflow", "doomed": "500"}``), before ``faults`` is consulted.
 
 After ``faults`` is used up, ``default_fault`` applies to every further request (default "ok").
 ``logprobs=False`` answers without logprobs (text only); ``answer_text`` overrides the text.
@@ -38,7 +47,9 @@ def free_port() -> int:
 class FaultServer:
     def __init__(self, upstream: str | None = None, faults=(), default_fault: str = "ok", hang_s: float = 2.0,
                  logprobs: bool = True, answer_text: str | None = None, model: str = "fake-model",
-                 max_logprobs: int = 1000, labels_only_beyond: int | None = None):
+                 max_logprobs: int = 1000, labels_only_beyond: int | None = None, trickle_s: float = 0.5,
+                 huge_bytes: int = 300 * 1024 * 1024, redirect_to: str = "http://user:hunter2@127.0.0.1:9/v1",
+                 text_faults: dict | None = None, delay_s: float = 0.0):
         self.upstream = upstream.rstrip("/") if upstream else None
         self.faults = list(faults)
         self.default_fault = default_fault
@@ -48,6 +59,12 @@ class FaultServer:
         self.model = model
         self.max_logprobs = max_logprobs  # more requested -> HTTP 400 (like vLLM's cap of 20)
         self.labels_only_beyond = labels_only_beyond  # label tokens listed only when more are requested
+        self.trickle_s = trickle_s
+        self.huge_bytes = huge_bytes
+        self.redirect_to = redirect_to
+        self.text_faults = dict(text_faults or {})
+        self.delay_s = delay_s  # every normal answer waits this long (to keep requests in flight)
+        self.bytes_sent = 0  # junk bytes of "huge" answers actually written
         self.requests: list[dict] = []  # POSTs: {"path", "fault", "body", "auth"}
         self.lock = threading.Lock()
         self.port = free_port()
@@ -126,6 +143,7 @@ class FaultServer:
                     self._send(e.code, e.read())
 
             def do_GET(self):
+                self.path = self.path.split("?", 1)[0]  # query parameters (e.g. ?api_key=) are not routes
                 if srv.upstream:
                     return self._forward("GET", None)
                 if self.path.rstrip("/").endswith("/models"):
@@ -133,15 +151,17 @@ class FaultServer:
                 self._send(404, b'{"error": "not found"}')
 
             def do_POST(self):
+                self.path, _, query = self.path.partition("?")
                 n = int(self.headers.get("Content-Length", 0))
                 raw = self.rfile.read(n)
-                fault = srv.next_fault()
                 try:
                     body = json.loads(raw or b"{}")
                 except ValueError:
                     body = {}
+                prompt = json.dumps(body.get("messages") or body.get("prompt") or "")
+                fault = next((f for key, f in srv.text_faults.items() if key in prompt), None) or srv.next_fault()
                 with srv.lock:
-                    srv.requests.append({"path": self.path, "fault": fault, "body": body,
+                    srv.requests.append({"path": self.path, "fault": fault, "body": body, "query": query,
                                          "auth": self.headers.get("Authorization")})
                 if fault == "429":
                     return self._send(429, b'{"error": "rate limited"}', headers={"Retry-After": "0"})
@@ -165,8 +185,66 @@ class FaultServer:
                     except OSError:
                         pass
                     return
+                if fault == "redirect":
+                    return self._send(301, b"", headers={"Location": srv.redirect_to})
+                if fault == "empty":
+                    return self._send(200, b"")
+                if fault == "huge":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    block = b"[" + b"0," * 32767 + b"0"
+                    try:
+                        while srv.bytes_sent < srv.huge_bytes:
+                            self.wfile.write(block)
+                            with srv.lock:
+                                srv.bytes_sent += len(block)
+                    except OSError:  # the client hung up: what a body cap should make it do
+                        pass
+                    return
                 if srv.upstream:
                     return self._forward("POST", raw)
-                self._send(200, json.dumps(srv.fake_answer(self.path, body)).encode())
+                if srv.delay_s:
+                    time.sleep(srv.delay_s)
+                answer = srv.fake_answer(self.path, body)
+                if fault == "overflow":
+                    choice = answer["choices"][0]
+                    lp = choice.get("logprobs") or {}
+                    if lp.get("top_logprobs"):
+                        lp["top_logprobs"][0] = {k: 800.0 for k in lp["top_logprobs"][0]}
+                    for c in lp.get("content") or []:
+                        for e in c.get("top_logprobs") or []:
+                            e["logprob"] = 800.0
+                payload = json.dumps(answer).encode()
+                if fault == "slowhead":
+                    head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}"
+                            f"\r\nX-Padding: {'x' * 2000}\r\n\r\n").encode()
+                    try:
+                        for i in range(len(head)):
+                            self.wfile.write(head[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(srv.trickle_s)
+                        self.wfile.write(payload)
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
+                if fault == "trickle":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    try:
+                        for i in range(len(payload)):
+                            self.wfile.write(payload[i:i + 1])
+                            self.wfile.flush()
+                            time.sleep(srv.trickle_s)
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
+                self._send(200, payload)
 
         return H

@@ -70,7 +70,7 @@ def test_bad_files(tmp_path):
         LabelSet.from_spec(str(one))
     bad = tmp_path / "b.yaml"
     bad.write_text("labels: [a, b\n", encoding="utf-8")
-    with pytest.raises(UserError, match="could not be parsed"):
+    with pytest.raises(UserError, match="is not valid YAML"):
         LabelSet.from_spec(str(bad))
     same_word = tmp_path / "w.json"
     same_word.write_text('{"labels": [{"name": "a", "verbalizer": "yes"}, {"name": "b", "verbalizer": "Yes"}]}')

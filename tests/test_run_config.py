@@ -59,7 +59,7 @@ def test_overrides_win(tmp_path, base_config):
     (lambda c: c.update(export={"enabled": "yes"}), "export.enabled: expected true or false"),
     (lambda c: c.update(teacher={"calibrate": "magic"}), "teacher.calibrate: expected one of"),
     (lambda c: c.update(training={"alpha": 2}), "training.alpha"),
-    (lambda c: c.update(training={"epochs": -1}), "training.epochs: must not be negative"),
+    (lambda c: c.update(training={"epochs": -1}), "training.epochs: expected a number in (0, 10000], got -1"),
     (lambda c: c["data"].update(path="/no/such/file.csv"), "data.path: file not found"),
     (lambda c: c.pop("labels"), "labels is required"),
     (lambda c: c.pop("run_dir"), "run_dir is required"),
@@ -68,7 +68,7 @@ def test_overrides_win(tmp_path, base_config):
     (lambda c: c.update(teacher={"shots": 4}), "shots needs teacher.shots_file"),
     (lambda c: c.update(teacher={"server_model": "llama3"}), "server_model needs teacher.model"),
     (lambda c: c.update(data=["not", "a", "mapping"]), "data: expected a mapping"),
-    (lambda c: c.update(student={"layers": 0}), "student.layers must be at least 1"),
+    (lambda c: c.update(student={"layers": 0}), "student.layers: expected an integer in [1, 1000], got 0"),
     (lambda c: c.update(student={"layers": 7}), "student.layers is 7 but the student has 6 layers"),
 ])
 def test_bad_configs(tmp_path, base_config, mutate, fragment):

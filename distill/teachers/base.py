@@ -22,6 +22,7 @@ class Scored:
     source: str = "scored"  # scored | parsed | abstained
     answer: str | None = None  # generated text, when the teacher generated instead of scoring
     had_logprobs: bool = False  # a server answered with logprobs but no label word among them
+    reason: str | None = None  # why an abstention abstained when the answer could not be read
 
 
 class Teacher:
@@ -46,6 +47,13 @@ class Teacher:
     # -- to implement ---------------------------------------------------------------------------
     def score(self, texts: list[str]) -> list[Scored]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def score_each(self, texts: list[str], sink) -> None:
+        """``sink(i, Scored)`` for every text as results become available (here: per call of
+        :meth:`score`; the server teacher overrides it to hand over each answer as it arrives, so
+        the labelling run caches every answer at once)."""
+        for i, r in enumerate(self.score(list(texts))):
+            sink(i, r)
 
     def describe(self) -> dict:
         return {"kind": self.kind, "fingerprint": self.fingerprint}

@@ -11,7 +11,14 @@ abstention (``abstained``).
 Requests run on a bounded thread pool (``concurrency``), each with a timeout; 429, 5xx,
 timeouts, dropped connections and unparseable bodies are retried with exponential backoff and
 jitter (``Retry-After`` honoured); after the last retry a one-line :class:`UserError`. The API
-key is read from the environment variable named by ``api_key_env`` and never stored or logged.
+key is read from the environment variable named by ``api_key_env`` and never stored or logged;
+credentials in the URL (``user:pw@``, ``?api_key=``) are used for requests but every URL that is
+printed or written is redacted (``distill.teachers.http.redact_url``). Every request goes through
+:class:`distill.teachers.http.HttpCaller` (a total deadline and a body cap per attempt).
+
+``score_each`` hands every answer to the caller as it arrives (the labelling run caches it at
+once), whatever happens to the other texts in flight; an answer that cannot be read (a logprob
+that is not a log-probability, a malformed body) abstains with its reason.
 """
 
 from __future__ import annotations
@@ -19,38 +26,43 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import random
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlparse
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from urllib.parse import parse_qsl, urlparse
 
 import numpy as np
 
 from advisor.errors import UserError
 from distill.labelset import LabelSet
 from distill.prompts import Calibrator, Prompt
-from distill.teachers.base import Scored, Teacher, parsed_or_abstained
+from distill.teachers.base import Scored, Teacher, parsed_or_abstained, uniform
+from distill.teachers.http import DEFAULT_MAX_BODY, RETRY_STATUS, HttpCaller, redact_url  # noqa: F401 (RETRY_STATUS re-exported)
 
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-
-
-class _Retryable(Exception):
-    pass
+MAX_LOGPROB = 1e-3  # a log-probability is <= 0; a little rounding above 0 is tolerated
 
 
-def _one_line(s: str, n: int = 160) -> str:
-    return " ".join(str(s).split())[:n]
+class BadAnswer(ValueError):
+    """An answer the server sent that cannot be read as label probabilities (it abstains)."""
 
 
 def normalize_base_url(url: str) -> str:
-    u = urlparse(url.strip())
-    if u.scheme not in {"http", "https"} or not u.netloc:
-        raise UserError(f"bad server URL {url!r}; expected http(s)://host:port/v1")
+    """``scheme://[userinfo@]host[:port]/path`` without the query (see :func:`url_query`)."""
+    try:
+        u = urlparse(url.strip())
+        u.port  # noqa: B018 - a bad port raises ValueError here
+    except ValueError:
+        raise UserError(f"bad server URL {redact_url(url)!r}; expected http(s)://host:port/v1") from None
+    if u.scheme not in {"http", "https"} or not u.hostname:
+        raise UserError(f"bad server URL {redact_url(url)!r}; expected http(s)://host:port/v1")
     path = u.path.rstrip("/")
     if path == "":
         path = "/v1"
     return f"{u.scheme}://{u.netloc}{path}"
+
+
+def url_query(url: str) -> list[tuple[str, str]]:
+    """The query parameters of a server URL (e.g. ``?api-version=...``), sent with every request."""
+    return parse_qsl(urlparse(url.strip()).query, keep_blank_values=True)
 
 
 class ServerTeacher(Teacher):
@@ -76,17 +88,19 @@ class ServerTeacher(Teacher):
         calibrate: str | None = None,
         shots=(),
         probe: bool = True,
+        max_body: int | None = None,
         **_ignored,
     ):
         super().__init__(labelset, prompt, calibrator, template=template, calibrate=calibrate, shots=shots)
         import httpx
 
         self.httpx = httpx
-        self.base_url = normalize_base_url(base_url)
+        self.base_url = normalize_base_url(base_url)  # may hold user:pw@ -- for requests only
+        self.public_url = redact_url(self.base_url + ("?" + base_url.split("?", 1)[1] if "?" in base_url else ""))
         if concurrency < 1:
             raise UserError(f"--concurrency must be at least 1, got {concurrency}")
-        if timeout is None or timeout <= 0:
-            raise UserError(f"--timeout must be positive, got {timeout}")
+        if timeout is None or not timeout > 0 or not math.isfinite(timeout):
+            raise UserError(f"--timeout must be a positive number of seconds, got {timeout}")
         if max_retries < 0:
             raise UserError(f"--max-retries must be >= 0, got {max_retries}")
         self.concurrency = int(concurrency)
@@ -105,95 +119,58 @@ class ServerTeacher(Teacher):
         key = os.environ.get(self.api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
-        self.client = httpx.Client(timeout=httpx.Timeout(self.timeout), headers=headers,
-                                   limits=httpx.Limits(max_connections=self.concurrency * 2))
+        self.http = HttpCaller(self.base_url, headers=headers, params=url_query(base_url), timeout=self.timeout,
+                               max_retries=self.max_retries, retry_base=self.retry_base, retry_cap=self.retry_cap,
+                               max_body=max_body or DEFAULT_MAX_BODY, max_connections=self.concurrency * 2, api_key_env=self.api_key_env)
+        self.client = self.http.client
         self.stats = {"requests": 0, "retries": 0, "no_logprobs": 0}
         self._lock = threading.Lock()
         self.server_model = server_model
         if probe:
             self._probe()
         if not self.server_model:
-            raise UserError(f"server {self.base_url} lists no model; pass --server-model NAME")
-        self.fingerprint = hashlib.sha256(f"server|{self.base_url}|{self.server_model}".encode()).hexdigest()[:16]
+            raise UserError(f"server {self.public_url} lists no model; pass --server-model NAME")
+        # the public (redacted) URL: a password never feeds a hash that is written to disk
+        self.fingerprint = hashlib.sha256(f"server|{self.public_url}|{self.server_model}".encode()).hexdigest()[:16]
 
     # ------------------------------------------------------------------------------ HTTP
     def _request(self, method: str, path: str, payload: dict | None = None) -> dict:
-        url = self.base_url + path
-        last = "no attempt"
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                with self._lock:
-                    self.stats["retries"] += 1
-                delay = min(self.retry_cap, self.retry_base * 2 ** (attempt - 1)) * (0.5 + random.random())
-                if isinstance(last, tuple):  # (reason, retry-after seconds)
-                    delay = max(delay, min(self.retry_cap, last[1]))
-                    last = last[0]
-                time.sleep(delay)
-            try:
-                with self._lock:
-                    self.stats["requests"] += 1
-                r = self.client.request(method, url, json=payload)
-            except self.httpx.TimeoutException:
-                last = f"timed out after {self.timeout:g}s"
-                continue
-            except self.httpx.TransportError as exc:
-                last = f"connection failed ({type(exc).__name__}: {_one_line(exc, 80)})"
-                continue
-            if r.status_code in RETRY_STATUS:
-                reason = f"HTTP {r.status_code} {_one_line(r.text, 80)}"
-                ra = r.headers.get("retry-after")
-                try:
-                    last = (reason, float(ra)) if ra else reason
-                except ValueError:
-                    last = reason
-                continue
-            if r.status_code == 401 or r.status_code == 403:
-                raise UserError(f"server {self.base_url} refused the request (HTTP {r.status_code}); "
-                                f"set the API key in ${self.api_key_env}")
-            if r.status_code >= 400:
-                raise UserError(f"server {url} answered HTTP {r.status_code}: {_one_line(r.text)}")
-            try:
-                obj = r.json()
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-            except ValueError:
-                last = f"unparseable response ({_one_line(r.text, 60)!r})"
-                continue
-            return obj
-        raise UserError(f"server {url} failed after {self.max_retries + 1} attempts: {last}")
+        try:
+            return self.http.call_json(method, path, payload)
+        finally:
+            with self._lock:
+                self.stats["requests"] = self.http.stats["requests"]
+                self.stats["retries"] = self.http.stats["retries"]
 
     def _probe(self) -> None:
         """Check the server answers; pick its first model when none was named."""
-        url = self.base_url + "/models"
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(min(self.retry_cap, self.retry_base * 2 ** (attempt - 1)) * (0.5 + random.random()))
+        try:
+            obj = self._request("GET", "/models")
+        except UserError as exc:
+            msg = str(exc.message)
+            if "refused the request" in msg or "redirect" in msg:
+                raise
+            reason = msg.split(" attempts: ", 1)[-1]
+            if "connection failed" in reason or "timed out" in reason:
+                raise UserError(f"cannot reach server {self.public_url} ({reason} after {self.max_retries + 1} "
+                                f"attempts)") from None
+            if self.server_model:  # no usable /models list (some proxies): the model is named, go on
+                return
+            raise UserError(f"server {self.public_url} has no usable /models list ({reason[:120]}); pass "
+                            f"--server-model NAME") from None
+        if not self.server_model:
+            data = obj.get("data")
             try:
-                r = self.client.get(url)
-            except (self.httpx.TimeoutException, self.httpx.TransportError) as exc:
-                last = f"{type(exc).__name__}"
-                continue
-            if r.status_code in RETRY_STATUS:
-                last = f"HTTP {r.status_code}"
-                continue
-            if r.status_code in (401, 403):
-                raise UserError(f"server {self.base_url} refused the request (HTTP {r.status_code}); "
-                                f"set the API key in ${self.api_key_env}")
-            if not self.server_model and r.status_code == 200:
-                try:
-                    data = r.json().get("data") or []
-                    self.server_model = data[0]["id"] if data else None
-                except (ValueError, AttributeError, KeyError, IndexError, TypeError):
-                    pass
-            return
-        raise UserError(f"cannot reach server {self.base_url} ({last} after {self.max_retries + 1} attempts)")
+                first = data[0]["id"] if isinstance(data, list) and data else None
+            except (KeyError, TypeError, IndexError):
+                first = None
+            self.server_model = str(first) if isinstance(first, (str, int)) and str(first).strip() else None
 
     def close(self) -> None:
-        self.client.close()
+        self.http.close()
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "fingerprint": self.fingerprint, "base_url": self.base_url,
+        return {"kind": self.kind, "fingerprint": self.fingerprint, "base_url": self.public_url,
                 "server_model": self.server_model, "api_key_env": self.api_key_env,
                 "concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries,
                 "top_logprobs": self.top_logprobs, "stats": dict(self.stats)}
@@ -210,6 +187,20 @@ class ServerTeacher(Teacher):
         return "/completions", body
 
     def _one(self, text: str) -> Scored:
+        """One text's answer. An answer that cannot be read abstains with its reason; a request
+        that fails for good (after the retries) raises: nothing was received."""
+        return self._one_raw(text)
+
+    def _parse_safe(self, obj: dict) -> Scored:
+        try:
+            return self._parse(obj)
+        except (BadAnswer, OverflowError, ValueError, TypeError, KeyError, IndexError) as exc:
+            with self._lock:
+                self.stats["bad_answers"] = self.stats.get("bad_answers", 0) + 1
+            reason = str(exc) if isinstance(exc, BadAnswer) else f"unreadable answer ({type(exc).__name__}: {exc})"
+            return Scored(uniform(len(self.labelset)), "abstained", None, reason=" ".join(reason.split())[:200])
+
+    def _one_raw(self, text: str) -> Scored:
         path, body = self._payload(text)
         try:
             obj = self._request("POST", path, body)
@@ -217,13 +208,13 @@ class ServerTeacher(Teacher):
             # Some APIs cap logprobs (OpenAI completions: 5, chat: 20): retry once with 5.
             if "logprob" in str(exc).lower() and self.top_logprobs > 5:
                 self.top_logprobs = 5
-                return self._one(text)
+                return self._one_raw(text)
             raise
-        res = self._parse(obj)
+        res = self._parse_safe(obj)
         if res.source != "scored" and res.had_logprobs and self._wide_ok is not False:
             path, body = self._payload(text, self.wide_logprobs)
             try:
-                wide = self._parse(self._request("POST", path, body))
+                wide = self._parse_safe(self._request("POST", path, body))
             except UserError:
                 self._wide_ok = False
                 return res
@@ -278,7 +269,11 @@ class ServerTeacher(Teacher):
                     out = [(str(lp["tokens"][0]), float(lp["token_logprobs"][0]))]
         except (KeyError, TypeError, ValueError, IndexError):
             return []
-        return [(t, v) for t, v in out if v is not None and math.isfinite(v)]
+        out = [(t, v) for t, v in out if v is not None and math.isfinite(v)]
+        for tok, v in out:
+            if v > MAX_LOGPROB:
+                raise BadAnswer(f"the server sent logprob {v:g} for {tok[:20]!r}; a log-probability is <= 0")
+        return out
 
     def _probs_from_top(self, top: list[tuple[str, float]]) -> np.ndarray | None:
         words = [w.strip().casefold() for w in self.labelset.words]
@@ -299,15 +294,48 @@ class ServerTeacher(Teacher):
 
     def score(self, texts: list[str]) -> list[Scored]:
         texts = list(texts)
+        out: list[Scored | None] = [None] * len(texts)
+
+        def keep(i: int, r: Scored) -> None:
+            out[i] = r
+
+        self.score_each(texts, keep)
+        return out  # type: ignore[return-value]
+
+    def score_each(self, texts: list[str], sink) -> None:
+        """``sink(i, Scored)`` for each text as its answer arrives (in completion order).
+
+        A text whose request fails for good stops the run: requests not yet sent are cancelled, the
+        ones in flight finish and reach ``sink``, then the first failure is raised.
+        """
+        texts = list(texts)
         if not texts:
-            return []
+            return
         if self.concurrency == 1 or len(texts) == 1:
-            out = [self._one(t) for t in texts]
-        else:
-            ex = ThreadPoolExecutor(max_workers=min(self.concurrency, len(texts)))
-            try:
-                out = list(ex.map(self._one, texts))
-            finally:
-                ex.shutdown(wait=True, cancel_futures=True)
-        self.calls += len(texts)
-        return out
+            for i, t in enumerate(texts):
+                sink(i, self._one(t))
+                self.calls += 1
+            return
+        ex = ThreadPoolExecutor(max_workers=min(self.concurrency, len(texts)))
+        try:
+            futures = {ex.submit(self._one, t): i for i, t in enumerate(texts)}
+            pending = set(futures)
+            error: BaseException | None = None
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    if f.cancelled():
+                        continue
+                    exc = f.exception()
+                    if exc is not None:
+                        if error is None:
+                            error = exc
+                            for p in pending:  # not started yet: never sent
+                                p.cancel()
+                        continue
+                    sink(futures[f], f.result())
+                    self.calls += 1
+            if error is not None:
+                raise error
+        finally:
+            ex.shutdown(wait=True, cancel_futures=True)
