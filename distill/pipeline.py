@@ -85,7 +85,11 @@ def _label_args(cfg: dict, run: Path) -> list[str]:
                         ("--shots", t["shots"] or None), ("--shots-file", t["shots_file"]),
                         ("--calibrate", t["calibrate"]), ("--batch-size", t["batch_size"]),
                         ("--concurrency", t["concurrency"]), ("--timeout", t["timeout"]),
-                        ("--max-retries", t["max_retries"])):
+                        ("--max-retries", t["max_retries"]), ("--backend", t.get("backend")),
+                        ("--language", t.get("language")), ("--gate-size", t.get("gate_size")),
+                        ("--accept-weak-teacher", t.get("accept_weak_teacher")),
+                        ("--gold", cfg["gold"]["path"]), ("--gold-text-column", cfg["gold"]["text_column"]),
+                        ("--gold-label-column", cfg["gold"]["label_column"])):
         _opt(args, flag, value)
     return args
 
@@ -177,8 +181,8 @@ def _existing(*keys: str) -> Callable[[dict, Path], list[Path]]:
 
 
 STAGE_LIST = (
-    Stage("label", _label_cmd, _label_args, ("data", "labels", "teacher"),
-          _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model"),
+    Stage("label", _label_cmd, _label_args, ("data", "labels", "teacher", "gold"),
+          _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model", "gold.path"),
           _files("labels.jsonl", "labelset.json", "teacher.json")),
     Stage("train", _train_cmd, _train_args, ("student", "training"),
           lambda cfg, run: [run / "labels.jsonl", *_existing("student.model")(cfg, run)],
@@ -247,7 +251,21 @@ def plan(cfg: dict) -> list[tuple[Stage, str]]:
     return out
 
 
+def check_student(cfg: dict) -> None:
+    """Refuse a student whose tokenizer cannot read the data, before any teacher time is spent."""
+    from distill.data import load_texts
+    from distill.defaults import default_student_dir
+    from distill.labelset import LabelSet
+    from distill.student_check import check_student_reads
+
+    d = cfg["data"]
+    data = load_texts(d["path"], text_column=d["text_column"], label_column=d["label_column"],
+                      labelset=LabelSet.from_spec(cfg["labels"]), limit=200)
+    check_student_reads(cfg["student"]["model"] or default_student_dir(), data.texts)
+
+
 def run_pipeline(cfg: dict, echo=click.echo) -> dict:
+    check_student(cfg)
     run = Path(cfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run)

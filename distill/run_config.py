@@ -31,7 +31,11 @@ SCHEMA: dict[str, Any] = {
         "seed": ("int", 0),
     },
     "teacher": {
-        "model": ("str", None),
+        "model": ("str", None),  # a named teacher (qwen2.5-1.5b, smollm2-135m), a path or a URL
+        "backend": ("str", "auto", ("auto", "llama-cpp", "transformers")),
+        "language": ("str", "auto", ("auto", "en", "zh")),
+        "accept_weak_teacher": ("bool", False),
+        "gate_size": ("int", 200),
         "server_model": ("str", None),
         "api_key_env": ("str", "OPENAI_API_KEY"),
         "template": ("str", None),
@@ -176,7 +180,7 @@ def _check_required_and_combinations(cfg: dict) -> None:
         raise UserError(f"config: training.alpha must be in [0, 1], got {tr['alpha']}")
     if tr["threshold"] is not None and not 0 <= tr["threshold"] < 1:
         raise UserError(f"config: training.threshold must be in [0, 1), got {tr['threshold']}")
-    for key in ("teacher.batch_size", "teacher.concurrency", "bench.n", "bench.teacher_n", "student.layers"):
+    for key in ("teacher.batch_size", "teacher.gate_size", "teacher.concurrency", "bench.n", "bench.teacher_n", "student.layers"):
         if _get(cfg, key) is not None and _get(cfg, key) < 1:
             raise UserError(f"config: {key} must be at least 1")
     _check_student_layers(cfg["student"])
