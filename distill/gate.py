@@ -53,14 +53,25 @@ def gold_gate(gold: list[str], pred: list[str | None], names: list[str], cfg: Ga
 
     n, k = len(gold), len(names)
     present = [c for c in names if c in set(gold)]
+    code = {c: i for i, c in enumerate(names)}
+    gi = np.array([code[x] for x in gold])
+    pi = np.array([code.get(x, k) if x is not None else k for x in pred])  # k: abstained
+    cls = np.array([code[c] for c in present])
     g = np.array(gold, dtype=object)
     p = np.array([x if x is not None else "<abstained>" for x in pred], dtype=object)
 
     def acc(idx):
-        return float(np.mean(g[idx] == p[idx]))
+        return float(np.mean(gi[idx] == pi[idx]))
 
     def mf1(idx):
-        return float(f1_score(g[idx], p[idx], labels=present, average="macro", zero_division=0))
+        # macro-F1 over the classes present in the full gold sample (sklearn's definition with
+        # labels=present, zero_division=0), from counts: the bootstrap calls it a thousand times
+        gs, ps = gi[idx], pi[idx]
+        tp = np.bincount(gs[gs == ps], minlength=k + 1)[cls]
+        pc = np.bincount(ps, minlength=k + 1)[cls]
+        gc = np.bincount(gs, minlength=k + 1)[cls]
+        den = pc + gc
+        return float(np.mean(np.where(den > 0, 2 * tp / np.where(den > 0, den, 1), 0.0)))
 
     shares = {c: float(np.mean(g == c)) for c in present}
     majority = max(shares, key=shares.get)
@@ -69,7 +80,8 @@ def gold_gate(gold: list[str], pred: list[str | None], names: list[str], cfg: Ga
     rand_f1 = float(np.mean([2 * s / k / (s + 1 / k) for s in shares.values()]))
     rep = {
         "mode": "gold", "n": n, "labels": k,
-        "accuracy": acc(np.arange(n)), "macro_f1": mf1(np.arange(n)),
+        "accuracy": acc(np.arange(n)),
+        "macro_f1": float(f1_score(g, p, labels=present, average="macro", zero_division=0)),
         "chance_accuracy": 1 / k, "majority_class": majority, "majority_accuracy": shares[majority],
         "chance_macro_f1": rand_f1, "majority_macro_f1": maj_f1,
         "abstained": int(sum(x is None for x in pred)),
