@@ -51,7 +51,7 @@ def unknown_share(student_dir: str | Path, texts: list[str], sample: int = 200) 
         return 0.0, 0
     try:
         encode, unk = _tokenizer(Path(student_dir))
-    except (OSError, ValueError, KeyError, TypeError, Exception):  # noqa: BLE001 - the train stage says why
+    except Exception:  # noqa: BLE001 - loading the student says why, with its own error
         return 0.0, 0
     if unk is None:  # byte-level BPE: no unknown token at all
         return 0.0, 0
