@@ -48,7 +48,7 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     if label_runs:
         t = cfg["teacher"]
         options = {k: t[k] for k in ("server_model", "api_key_env", "template", "calibrate", "batch_size",
-                                     "concurrency", "timeout", "max_retries") if t[k] is not None}
+                                     "concurrency", "timeout", "max_retries", "backend") if t[k] is not None}
         teacher = load_teacher(t["model"], labelset, **options)
         probe = unique[: max(2, probe_texts)]
         teacher.predict_proba(probe[:2])  # warm-up
@@ -77,7 +77,8 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
 @click.option("--run-dir", default=None, help="Override run_dir.")
 @click.option("--data", default=None, help="Override data.path.")
 @click.option("--labels", default=None, help="Override labels (names, preset or file).")
-@click.option("--teacher", default=None, help="Override teacher.model (HF dir, .gguf, or http(s):// server).")
+@click.option("--teacher", default=None,
+              help="Override teacher.model (a named teacher such as qwen2.5-1.5b, HF dir, .gguf, or http(s):// server).")
 @click.option("--student", default=None, help="Override student.model.")
 @click.option("--layers", type=int, default=None, help="Override student.layers (keep the bottom N layers).")
 @click.option("--gold", default=None, help="Override gold.path.")
@@ -95,7 +96,10 @@ def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, lay
     """
     from distill.pipeline import run_pipeline
 
-    overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": _abs(teacher),
+    from distill.teachers.registry import named
+
+    teacher = teacher if teacher and named(teacher) is not None else _abs(teacher)  # a named teacher stays a name
+    overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": teacher,
                  "student.model": _abs(student), "student.layers": layers, "gold.path": _abs(gold), "data.sample": sample,
                  "training.epochs": epochs, "training.max_steps": max_steps, "export.enabled": export_enabled,
                  "bench.enabled": bench_enabled}
