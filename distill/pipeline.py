@@ -86,7 +86,9 @@ def _label_args(cfg: dict, run: Path) -> list[str]:
                         ("--calibrate", t["calibrate"]), ("--batch-size", t["batch_size"]),
                         ("--concurrency", t["concurrency"]), ("--timeout", t["timeout"]),
                         ("--max-retries", t["max_retries"]), ("--backend", t.get("backend")),
-                        ("--language", t.get("language")), ("--gate-size", t.get("gate_size")),
+                        ("--language", t.get("language")),
+                        ("--gate-size", min(x for x in (t.get("gate_size"), cfg["gold"]["limit"]) if x)
+                         if t.get("gate_size") or cfg["gold"]["limit"] else None),
                         ("--accept-weak-teacher", t.get("accept_weak_teacher")),
                         ("--gold", cfg["gold"]["path"]), ("--gold-text-column", cfg["gold"]["text_column"]),
                         ("--gold-label-column", cfg["gold"]["label_column"])):
