@@ -336,9 +336,34 @@ def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = 
         data = json.loads(out.read_text())
 
 
+def part_table(out: Path) -> None:
+    """The markdown tables of docs/benchmarks.md, section 5, from the results file."""
+    d = json.loads(out.read_text())
+    for name, rows in (d.get("runtime") or {}).items():
+        print(f"\n{name}, {rows[0]['n']} SST-2 dev sentences, template field\n")
+        print("| runtime | texts/s | load s | accuracy | argmax agreement | max abs. prob. diff | load avg |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        for r in rows:
+            print(f"| {r['runtime']} | {r['texts_per_s']:.2f} | {r['load_s']:.1f} | {r['accuracy']:.3f} | "
+                  f"{r.get('argmax_agreement', 1.0):.3f} | {r.get('max_abs_prob_diff', 0.0):.3f} | "
+                  f"{r['load_avg_before']}-{r['load_avg_after']} |")
+    t = d.get("teachers") or {}
+    sets = [s for s in SETS if any(s in v for v in t.values())]
+    if sets:
+        print("\n| data set | teacher | n (of) | prompt | accuracy | macro-F1 | texts/s | load avg |")
+        print("|---|---|---:|---|---:|---:|---:|---|")
+        for s_ in sets:
+            for teacher, v in t.items():
+                r = v.get(s_)
+                if r:
+                    prompt = f"{r['template']}{' (zh)' if r['language'] == 'zh' else ''}, {r['calibration']}"
+                    print(f"| {s_} | {teacher} | {r['n']} ({r['of']}) | {prompt} | {r['accuracy']:.3f} | "
+                          f"{r['macro_f1']:.3f} | {r['texts_per_s']:.2f} | {r['load_avg_before']}-{r['load_avg_after']} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", nargs="+", choices=("peak", "runtime", "pilot", "teachers"), required=True)
+    ap.add_argument("--part", nargs="+", choices=("peak", "runtime", "pilot", "teachers", "table"), required=True)
     ap.add_argument("--teacher", default="qwen2.5-1.5b")
     ap.add_argument("--runtime-teachers", nargs="+", default=["qwen2.5-1.5b", "smollm2-135m"])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
@@ -354,6 +379,8 @@ def main() -> None:
             part_runtime(a.out, a.n_runtime, a.runtime_teachers)
         elif part == "pilot":
             part_pilot(a.out, a.teacher, a.sets)
+        elif part == "table":
+            part_table(a.out)
         else:
             part_teachers(a.out, a.teacher, a.sets, a.limit, a.threads)
 

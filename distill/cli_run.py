@@ -85,10 +85,12 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
 @click.option("--sample", type=int, default=None, help="Override data.sample.")
 @click.option("--epochs", type=float, default=None, help="Override training.epochs.")
 @click.option("--max-steps", type=int, default=None, help="Override training.max_steps.")
+@click.option("--accept-weak-teacher", is_flag=True, default=None,
+              help="Override teacher.accept_weak_teacher: go on when the teacher gate fails.")
 @click.option("--export/--no-export", "export_enabled", default=None, help="Override export.enabled.")
 @click.option("--bench/--no-bench", "bench_enabled", default=None, help="Override bench.enabled.")
 def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, layers, gold, sample, epochs, max_steps,
-        export_enabled, bench_enabled) -> None:
+        accept_weak_teacher, export_enabled, bench_enabled) -> None:
     """Run label -> train -> evaluate -> export -> verify -> bench from one CONFIG file.
 
     Stages whose inputs did not change are skipped; an interrupted stage resumes. Every config key is
@@ -102,7 +104,7 @@ def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, lay
     overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": teacher,
                  "student.model": _abs(student), "student.layers": layers, "gold.path": _abs(gold), "data.sample": sample,
                  "training.epochs": epochs, "training.max_steps": max_steps, "export.enabled": export_enabled,
-                 "bench.enabled": bench_enabled}
+                 "bench.enabled": bench_enabled, "teacher.accept_weak_teacher": accept_weak_teacher or None}
     cfg = load_config(config, overrides)
     if dry_run:
         for line in dry_run_report(cfg):
