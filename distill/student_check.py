@@ -72,6 +72,6 @@ def check_student_reads(student_dir: str | Path, texts: list[str], where: str = 
 
         lang = {"zh": "Chinese"}.get(detect_language(texts), "this language")
         raise UserError(f"the student's tokenizer ({student_dir}) cannot read this data: {share:.0%} of {n} tokens "
-                        f"in {min(sample, len(texts))} sampled texts are unknown ([UNK]); point {where} to an encoder "
+                        f"of the first {min(sample, len(texts))} texts are unknown ([UNK]); point {where} to an encoder "
                         f"for {lang} (e.g. a Chinese or multilingual BERT directory)")
     return share

@@ -76,6 +76,7 @@ def test_multi_token_verbalizers(reference, fast):
     assert np.abs(a - b).max() < 0.08 and _agree(a, b)
 
 
+@pytest.mark.slow
 def test_many_labels_pruned_continuations(sst2):
     ls = LabelSet.from_spec("clinc150")
     t = load_teacher(None, ls, batch_size=2, threads=1, expand=2, template="options")
