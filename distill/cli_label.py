@@ -27,7 +27,7 @@ def _echo(msg: str) -> None:
 @click.command("label")
 @click.option("--data", "data_path", required=True, help="Texts: .csv, .tsv, .jsonl, .txt or a datasets.save_to_disk folder.")
 @click.option("--labels", "labels_spec", required=True,
-              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam).")
+              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150).")
 @click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
 @click.option("--teacher", default=None, help=_teacher_help())
 @click.option("--backend", type=click.Choice(("auto", "llama-cpp", "transformers")), default="auto", show_default=True,
