@@ -26,7 +26,7 @@ import numpy as np
 
 MIN_TEXTS = 30
 COLLAPSE_SHARE = 0.95
-ADVICE = ("try a larger teacher (--teacher qwen2.5-1.5b), label descriptions (--template options or described), "
+ADVICE = ("try a larger teacher (--teacher qwen2.5-1.5b), label descriptions (--template described), "
           "or shots (--shots 4 --shots-file FILE); --accept-weak-teacher to go on anyway")
 
 

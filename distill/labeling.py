@@ -181,10 +181,20 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
     """The teacher quality gate's figures (``distill.gate``), measured through the labelling cache."""
     from distill.gate import gold_gate, nogold_gate, second_template
 
+    from distill.gate import MIN_TEXTS
+
     g = cfg.gate
     rng = np.random.default_rng(g.seed)
     if gold is None and data.gold is not None:
         gold = data
+    pool = gold.texts if gold is not None and gold.gold else list(dict.fromkeys(data.texts))
+    if min(g.size, len(pool)) < MIN_TEXTS:  # too few to judge: report it, spend no teacher time
+        rep = {"mode": "gold" if gold is not None and gold.gold else "no-gold", "n": min(g.size, len(pool)),
+               "labels": len(labelset), "passed": None,
+               "reason": f"only {min(g.size, len(pool))} texts available (< {MIN_TEXTS}): too few to judge, not measured",
+               "source": "skipped", "template": teacher.prompt.template, "calibration": cfg.calibrate}
+        echo(f"teacher gate: no verdict ({rep['reason']})")
+        return rep
     if gold is not None and gold.gold:
         idx = sorted(rng.choice(len(gold.texts), size=min(g.size, len(gold.texts)), replace=False).tolist())
         texts, golds = [gold.texts[i] for i in idx], [gold.gold[i] for i in idx]

@@ -130,8 +130,8 @@ def test_large_teacher_from_its_packages_scores_english_and_chinese(tmp_path, mo
     assert p.max(1).min() > 0.6  # confident on clear-cut sentences
 
     waimai = LabelSet.from_spec("waimai")
-    with load_teacher("qwen2.5-1.5b", waimai, template="options", language="zh") as t:
-        assert t.prompt.language == "zh" and "选项" in t.prompt.example()
+    with load_teacher("qwen2.5-1.5b", waimai, template="chat", language="zh") as t:
+        assert t.prompt.language == "zh" and "你是一个文本分类器" in t.prompt.example()
         pz = t.predict_proba([x for x, _ in GOLD_ZH])
     assert [waimai.names[i] for i in pz.argmax(1)] == [g for _, g in GOLD_ZH]
     assert path.stat().st_mtime_ns == mtime  # loaded from the cache, not assembled again

