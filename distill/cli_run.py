@@ -49,7 +49,7 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     if label_runs:
         t = cfg["teacher"]
         options = {k: t[k] for k in ("server_model", "api_key_env", "template", "calibrate", "batch_size",
-                                     "concurrency", "timeout", "max_retries") if t[k] is not None}
+                                     "concurrency", "timeout", "max_retries", "backend") if t[k] is not None}
         teacher = load_teacher(t["model"], labelset, **options)
         probe = unique[: max(2, probe_texts)]
         teacher.predict_proba(probe[:2])  # warm-up
@@ -78,17 +78,20 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
 @click.option("--run-dir", default=None, help="Override run_dir.")
 @click.option("--data", default=None, help="Override data.path.")
 @click.option("--labels", default=None, help="Override labels (names, preset or file).")
-@click.option("--teacher", default=None, help="Override teacher.model (HF dir, .gguf, or http(s):// server).")
+@click.option("--teacher", default=None,
+              help="Override teacher.model (a named teacher such as qwen2.5-1.5b, HF dir, .gguf, or http(s):// server).")
 @click.option("--student", default=None, help="Override student.model.")
 @click.option("--layers", type=_num("student.layers"), default=None, help="Override student.layers (keep the bottom N layers).")
 @click.option("--gold", default=None, help="Override gold.path.")
 @click.option("--sample", type=_num("data.sample"), default=None, help="Override data.sample.")
 @click.option("--epochs", type=_num("training.epochs"), default=None, help="Override training.epochs.")
 @click.option("--max-steps", type=_num("training.max_steps"), default=None, help="Override training.max_steps.")
+@click.option("--accept-weak-teacher", is_flag=True, default=None,
+              help="Override teacher.accept_weak_teacher: go on when the teacher gate fails.")
 @click.option("--export/--no-export", "export_enabled", default=None, help="Override export.enabled.")
 @click.option("--bench/--no-bench", "bench_enabled", default=None, help="Override bench.enabled.")
 def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, layers, gold, sample, epochs, max_steps,
-        export_enabled, bench_enabled) -> None:
+        accept_weak_teacher, export_enabled, bench_enabled) -> None:
     """Run label -> train -> evaluate -> export -> verify -> bench from one CONFIG file.
 
     Stages whose inputs did not change are skipped; an interrupted stage resumes. Every config key is
@@ -96,10 +99,13 @@ def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, lay
     """
     from distill.pipeline import run_pipeline
 
-    overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": _abs(teacher),
+    from distill.teachers.registry import named
+
+    teacher = teacher if teacher and named(teacher) is not None else _abs(teacher)  # a named teacher stays a name
+    overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": teacher,
                  "student.model": _abs(student), "student.layers": layers, "gold.path": _abs(gold), "data.sample": sample,
                  "training.epochs": epochs, "training.max_steps": max_steps, "export.enabled": export_enabled,
-                 "bench.enabled": bench_enabled}
+                 "bench.enabled": bench_enabled, "teacher.accept_weak_teacher": accept_weak_teacher or None}
     cfg = load_config(config, overrides)
     if dry_run:
         for line in dry_run_report(cfg):

@@ -69,6 +69,7 @@ def train(labels, out, student, layers, temperature, alpha, threshold, weighting
         raise UserError(f"labels file {labels} not found (run `advisor distill label` first)")
     if not labels.read_bytes().strip():  # before the slow torch/transformers import
         raise UserError(f"labels file {labels} is empty")
+    _check_student_reads(labels, student)
     from distill.trainer import _is_main, train_student
 
     s = train_student(labels, out, config, student=student, gold_dev=gold_dev, gold_text_column=text_column,
@@ -82,6 +83,27 @@ def train(labels, out, student, layers, temperature, alpha, threshold, weighting
             f"best held-out accuracy "
             f"{'n/a' if s['best_eval_accuracy'] is None else format(s['best_eval_accuracy'], '.3f')})"
         )
+
+
+def _check_student_reads(labels: Path, student) -> None:
+    """Refuse a student whose tokenizer cannot read the labelled texts (before the slow training)."""
+    import json
+
+    from distill.defaults import default_student_dir
+    from distill.student_check import check_student_reads
+
+    texts = []
+    with open(labels, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # the trainer reports a malformed file
+            if isinstance(row, dict) and isinstance(row.get("text"), str):
+                texts.append(row["text"])
+            if len(texts) >= 200:
+                break
+    check_student_reads(student or default_student_dir(), texts, where="--student")
 
 
 @click.command()

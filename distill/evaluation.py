@@ -145,7 +145,8 @@ def teacher_from_run(run_dir: Path, labelset):
     from distill.teachers import load_teacher
 
     options: dict = {"template": meta.get("template") or prompt.get("template"),
-                     "shots": tuple(Shot(str(a), str(b)) for a, b in prompt.get("shots") or ())}
+                     "shots": tuple(Shot(str(a), str(b)) for a, b in prompt.get("shots") or ()),
+                     "language": prompt.get("language")}
     if t.get("kind") == "classifier":  # a trained student (two-stage distillation)
         spec = t.get("model")
         options = {"batch_size": int(t.get("batch_size") or 64)}
@@ -155,6 +156,11 @@ def teacher_from_run(run_dir: Path, labelset):
         spec = t.get("model")
         options.update(dtype=t.get("dtype") or "auto", batch_size=int(t.get("batch_size") or 16),
                        trust_remote_code=bool(t.get("trust_remote_code")))
+        if not spec or not Path(spec).exists():
+            return None
+    elif t.get("kind") == "llama-cpp":
+        spec = t.get("model")
+        options.update(backend="llama-cpp", batch_size=int(t.get("batch_size") or 8))
         if not spec or not Path(spec).exists():
             return None
     elif t.get("base_url"):

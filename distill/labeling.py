@@ -20,7 +20,8 @@ from advisor.errors import UserError
 from distill.cache import LabelCache, text_hash
 from distill.data import TextDataset
 from distill.labelset import LabelSet
-from distill.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Prompt, Shot
+from distill.gate import GateConfig
+from distill.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Prompt, Shot, detect_language
 from distill.rundir import check_run_inputs, run_identity, run_lock
 from distill.teachers.base import Scored, Teacher
 
@@ -38,6 +39,8 @@ class LabelingConfig:
     chunk_size: int = 64  # texts per teacher call / per committed cache transaction
     seed: int = 0
     progress: bool = True
+    language: str = "auto"  # prompt language: en | zh | auto (from the texts)
+    gate: GateConfig = field(default_factory=GateConfig)
 
 
 @dataclass
@@ -51,6 +54,7 @@ class LabelingResult:
     selection: list[dict] = field(default_factory=list)
     report: dict = field(default_factory=dict)
     out_dir: Path | None = None
+    gate: dict | None = None
 
 
 def score_through_cache(teacher: Teacher, cache: LabelCache, texts: list[str], chunk_size: int = 64,
@@ -128,7 +132,7 @@ def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: 
     echo(f"selecting a prompt on {len(dev.texts)} gold dev texts ({len(cfg.candidates)} templates, "
          f"{len(cfg.shots)} shots, calibration {' / '.join(methods)})")
     for name in cfg.candidates:
-        teacher.set_prompt(Prompt(labelset, name, shots=cfg.shots))
+        teacher.set_prompt(Prompt(labelset, name, shots=cfg.shots, language=cfg.language))
         t0 = time.perf_counter()
         got, _, n_new = score_through_cache(teacher, cache, dev.texts, cfg.chunk_size, cfg.progress, desc=f"  {name}")
         res = [got[text_hash(t)] for t in dev.texts]
@@ -144,7 +148,7 @@ def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: 
              + (f"  abstained {abst}" if abst else "")
              + (f"  ({n_new / dt:.1f} texts/s)" if n_new and dt > 0 else "  (cached)"))
     best = max(results, key=lambda r: r["accuracy"])  # first of equals: candidate order, "none" first
-    teacher.set_prompt(Prompt(labelset, best["template"], shots=cfg.shots))
+    teacher.set_prompt(Prompt(labelset, best["template"], shots=cfg.shots, language=cfg.language))
     cfg.calibrate = best["calibration"]
     echo(f"selected template {best['template']}, calibration {best['calibration']} "
          f"({best['accuracy']:.1%} on the dev set)")
@@ -176,10 +180,79 @@ def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], cal
     return rows
 
 
+def _predict(labelset: LabelSet, res: list[Scored], calib: Calibrator) -> list[str | None]:
+    return [None if r.source == "abstained" else
+            labelset.names[int(np.argmax(calib.apply(r.probs) if r.source == "scored" else r.probs))] for r in res]
+
+
+def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: TextDataset, gold: TextDataset | None,
+             cfg: LabelingConfig, echo: Callable[[str], None]) -> dict:
+    """The teacher quality gate's figures (``distill.gate``), measured through the labelling cache."""
+    from distill.gate import gold_gate, nogold_gate, second_template
+
+    from distill.gate import MIN_TEXTS
+
+    g = cfg.gate
+    rng = np.random.default_rng(g.seed)
+    if gold is None and data.gold is not None:
+        gold = data
+    pool = gold.texts if gold is not None and gold.gold else list(dict.fromkeys(data.texts))
+    if min(g.size, len(pool)) < MIN_TEXTS:  # too few to judge: report it, spend no teacher time
+        rep = {"mode": "gold" if gold is not None and gold.gold else "no-gold", "n": min(g.size, len(pool)),
+               "labels": len(labelset), "passed": None,
+               "reason": f"only {min(g.size, len(pool))} texts available (< {MIN_TEXTS}): too few to judge, not measured",
+               "source": "skipped", "template": teacher.prompt.template, "calibration": cfg.calibrate}
+        echo(f"teacher gate: no verdict ({rep['reason']})")
+        return rep
+    if gold is not None and gold.gold:
+        idx = sorted(rng.choice(len(gold.texts), size=min(g.size, len(gold.texts)), replace=False).tolist())
+        texts, golds = [gold.texts[i] for i in idx], [gold.gold[i] for i in idx]
+        got, _, _ = score_through_cache(teacher, cache, texts, cfg.chunk_size, cfg.progress, desc="teacher gate")
+        res = [got[text_hash(t)] for t in texts]
+        calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"])
+        rep = gold_gate(golds, _predict(labelset, res, calib), labelset.names, g)
+        rep["source"] = gold.source or "gold rows of the input"
+    else:
+        uniq = list(dict.fromkeys(data.texts))
+        idx = sorted(rng.choice(len(uniq), size=min(g.size, len(uniq)), replace=False).tolist())
+        texts = [uniq[i] for i in idx]
+
+        def scored(desc):
+            got, _, _ = score_through_cache(teacher, cache, texts, cfg.chunk_size, cfg.progress, desc=desc)
+            res = [got[text_hash(t)] for t in texts]
+            calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"])
+            keep = [r.source != "abstained" for r in res]
+            probs = np.stack([calib.apply(r.probs) if r.source == "scored" else r.probs for r in res])
+            return probs, np.array(keep)
+
+        probs, keep = scored("teacher gate")
+        probs2, second = None, None
+        if teacher.kind != "classifier":
+            first = teacher.prompt
+            second = second_template(first.template)
+            teacher.set_prompt(Prompt(labelset, second, shots=first.shots, language=first.language))
+            try:
+                probs2, keep2 = scored(f"teacher gate ({second})")
+            finally:
+                teacher.set_prompt(first)
+            keep = keep & keep2
+            probs2 = probs2[keep]
+        rep = nogold_gate(probs[keep], probs2, labelset.names, g, second)
+        rep["source"] = "a sample of the input (no gold labels)"
+    rep["template"] = teacher.prompt.template if teacher.kind != "classifier" else None
+    rep["calibration"] = cfg.calibrate
+    verdict = {True: "passed", False: "FAILED", None: "no verdict"}[rep["passed"]]
+    echo(f"teacher gate {verdict}: {rep['reason']}")
+    return rep
+
+
 def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_dir, cfg: LabelingConfig | None = None,
                   dev: TextDataset | None = None, echo: Callable[[str], None] | None = None,
-                  report: bool = True) -> LabelingResult:
-    """Label ``data`` with ``teacher`` into ``out_dir`` (see the module docstring)."""
+                  report: bool = True, gold: TextDataset | None = None) -> LabelingResult:
+    """Label ``data`` with ``teacher`` into ``out_dir`` (see the module docstring).
+
+    ``gold``: labelled texts for the teacher gate (default: the gold rows of ``data``, if any).
+    """
     cfg = cfg or LabelingConfig()
     echo = echo or (lambda s: print(s, file=sys.stderr))
     out = Path(out_dir)
@@ -199,7 +272,9 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
     if cfg.calibrate == "auto" and not cfg.select_prompt:
         cfg.calibrate = "none"
     template = cfg.template or teacher.prompt.template
-    teacher.set_prompt(Prompt(labelset, template, shots=cfg.shots))
+    if cfg.language == "auto":
+        cfg.language = detect_language(data.texts)
+    teacher.set_prompt(Prompt(labelset, template, shots=cfg.shots, language=cfg.language))
     selection: list[dict] = []
     dev_ids: list[str] = []
     with LabelCache(out / CACHE_NAME) as cache:
@@ -215,8 +290,17 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
         if teacher.kind == "classifier":
             echo(f"teacher classifier {teacher.fingerprint} (an encoder classifier: no prompt)")
         else:
-            echo(f"teacher {teacher.kind} {teacher.fingerprint}, template {teacher.prompt.template}, "
-                 f"{len(cfg.shots)} shots, calibration {cfg.calibrate}")
+            echo(f"teacher {teacher.kind} {teacher.fingerprint}, template {teacher.prompt.template}"
+                 + (f" ({teacher.prompt.language})" if teacher.prompt.language != "en" else "")
+                 + f", {len(cfg.shots)} shots, calibration {cfg.calibrate}")
+        gate = None
+        if cfg.gate.enabled:
+            gate = run_gate(teacher, cache, labelset, data, gold, cfg, echo)
+            write_json(out / "teacher_gate.json", gate)
+            if gate["passed"] is False and not cfg.gate.accept_weak:
+                from distill.gate import message
+
+                raise UserError(message(gate))
         got, n_cached, n_scored = score_through_cache(teacher, cache, data.texts, cfg.chunk_size, cfg.progress)
         uniq = {text_hash(t) for t in data.texts}
         scored_raw = [got[h].probs for h in uniq if got[h].source == "scored"]
@@ -235,6 +319,7 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
         "calibration": calib.to_dict(),
         "selection": selection,
         "selection_dev_ids": dev_ids,
+        "gate": gate,
         "data": {"source": data.source, "text_column": data.text_column, "label_column": data.label_column,
                  "rows": len(rows), "unique_texts": len(uniq)},
         "run_identity": identity,
@@ -247,4 +332,4 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
         rep = write_report(rows, labelset, out, teacher_meta, held_out_exclude=set(dev_ids))
     return LabelingResult(n_rows=len(rows), n_unique=len(uniq), n_cached=n_cached, n_scored=n_scored,
                           template=teacher.prompt.template, calibration=calib.to_dict(), selection=selection,
-                          report=rep, out_dir=out)
+                          report=rep, out_dir=out, gate=gate)

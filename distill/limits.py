@@ -24,6 +24,7 @@ LIMITS: dict[str, tuple] = {
     "teacher.timeout": (float, 0, 86_400, "lo"),
     "teacher.max_retries": (int, 0, 100),
     "teacher.price_per_1k_tokens": (float, 0, 1e6),
+    "teacher.gate_size": (int, 1, 100_000),
     "student.layers": (int, 1, 1000),
     "training.temperature": (float, 0, 100, "lo"),
     "training.alpha": (float, 0, 1),

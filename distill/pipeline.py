@@ -97,7 +97,13 @@ def _label_args(cfg: dict, run: Path) -> list[str]:
                         ("--shots", t["shots"] or None), ("--shots-file", t["shots_file"]),
                         ("--calibrate", t["calibrate"]), ("--batch-size", t["batch_size"]),
                         ("--concurrency", t["concurrency"]), ("--timeout", t["timeout"]),
-                        ("--max-retries", t["max_retries"])):
+                        ("--max-retries", t["max_retries"]), ("--backend", t.get("backend")),
+                        ("--language", t.get("language")),
+                        ("--gate-size", min(x for x in (t.get("gate_size"), cfg["gold"]["limit"]) if x)
+                         if t.get("gate_size") or cfg["gold"]["limit"] else None),
+                        ("--accept-weak-teacher", t.get("accept_weak_teacher")),
+                        ("--gold", cfg["gold"]["path"]), ("--gold-text-column", cfg["gold"]["text_column"]),
+                        ("--gold-label-column", cfg["gold"]["label_column"])):
         _opt(args, flag, value)
     return args
 
@@ -194,8 +200,8 @@ def _existing(*keys: str) -> Callable[[dict, Path], list[Path]]:
 
 
 STAGE_LIST = (
-    Stage("label", _label_cmd, _label_args, ("data", "labels", "teacher"),
-          _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model"),
+    Stage("label", _label_cmd, _label_args, ("data", "labels", "teacher", "gold"),
+          _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model", "gold.path"),
           _files("labels.jsonl", "labelset.json", "teacher.json")),
     Stage("train", _train_cmd, _train_args, ("student", "training"),
           lambda cfg, run: [run / "labels.jsonl", *_existing("student.model")(cfg, run)],
@@ -279,7 +285,21 @@ def _failure_reason(stage: str, run: Path, rc: int) -> str:
     return f"the {stage} command exited with status {rc}"
 
 
+def check_student(cfg: dict) -> None:
+    """Refuse a student whose tokenizer cannot read the data, before any teacher time is spent."""
+    from distill.data import load_texts
+    from distill.defaults import default_student_dir
+    from distill.labelset import LabelSet
+    from distill.student_check import check_student_reads
+
+    d = cfg["data"]
+    data = load_texts(d["path"], text_column=d["text_column"], label_column=d["label_column"],
+                      labelset=LabelSet.from_spec(cfg["labels"]), limit=200, sep=d.get("sep"))
+    check_student_reads(cfg["student"]["model"] or default_student_dir(), data.texts)
+
+
 def run_pipeline(cfg: dict, echo=click.echo) -> dict:
+    check_student(cfg)
     with run_lock(cfg["run_dir"], "advisor distill run", flag="run_dir"):  # one pipeline per run directory
         return _run_pipeline(cfg, echo)
 

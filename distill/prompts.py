@@ -38,8 +38,28 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "question": ("completion", "'Input: text\\nQuestion: is it a, b or c?\\nAnswer:'"),
     "chat": ("chat", "chat messages: system instruction, user text, assistant answers with the label"),
     "chat-described": ("chat", "as chat, with the label descriptions in the system message"),
+    "options": ("completion", "the labels as lettered options A, B, C... with their descriptions; scores the letter"),
+    "chat-options": ("chat", "as options, in chat messages; the assistant answers with the letter"),
 }
 DEFAULT_TEMPLATE = "field"
+LANGUAGES = ("auto", "en", "zh")
+OPTION_CODES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # single tokens in the usual BPE vocabularies
+
+# The Chinese rendering of every template (``language="zh"``): field names, instructions and the
+# answer cue in Chinese; no space before the answer (Chinese text has none).
+_ZH = {"input": "文本", "output": "类别", "task": "文本的类别", "answer": "答案", "question": "问题"}
+
+
+def detect_language(texts, sample: int = 200) -> str:
+    """"zh" when at least 30% of the letters in a sample of the texts are CJK ideographs, else "en"."""
+    cjk = other = 0
+    for t in list(texts)[:sample]:
+        for ch in str(t):
+            if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+                cjk += 1
+            elif ch.isalpha():
+                other += 1
+    return "zh" if cjk and cjk >= 0.3 * (cjk + other) else "en"
 
 
 @dataclass(frozen=True)
@@ -54,14 +74,36 @@ class Prompt:
     template: str = DEFAULT_TEMPLATE
     shots: tuple[Shot, ...] = ()
     max_chars: int = 2000  # texts are cut to this many characters (with "...")
+    language: str = "en"  # en | zh (the Chinese rendering); "auto" is resolved from the data by the caller
 
     def __post_init__(self) -> None:
         if self.template not in TEMPLATES:
             raise UserError(f"unknown prompt template {self.template!r}; choose from {', '.join(TEMPLATES)}")
+        if self.language not in ("en", "zh"):
+            raise UserError(f"unknown prompt language {self.language!r}; choose from en, zh")
         hints = dict(self.labelset.prompt or {})
-        self.input_name = hints.get("input", "Text")
-        self.output_name = hints.get("output", "Label")
+        if self.language == "zh":
+            self.input_name = hints.get("input_zh", _ZH["input"])
+            self.output_name = hints.get("output_zh", _ZH["output"])
+        else:
+            self.input_name = hints.get("input", "Text")
+            self.output_name = hints.get("output", "Label")
         self.shots = tuple(self.shots)
+
+    @property
+    def zh(self) -> bool:
+        return self.language == "zh"
+
+    @property
+    def uses_codes(self) -> bool:
+        """options templates answer with a letter (up to 26 labels; beyond, with the label word)."""
+        return self.template in ("options", "chat-options") and len(self.labelset) <= len(OPTION_CODES)
+
+    def answers(self) -> list[str]:
+        """What the teacher answers for each label: its letter (options templates) or its word."""
+        if self.uses_codes:
+            return list(OPTION_CODES[: len(self.labelset)])
+        return [w.strip() for w in self.labelset.words]
 
     # ------------------------------------------------------------------------ properties
     @property
@@ -73,34 +115,64 @@ class Prompt:
         return self.style == "chat"
 
     def label_continuations(self) -> list[str]:
-        """What follows the prompt for each label: ' word' (completion) or 'word' (chat)."""
-        if self.is_chat:
-            return [w.strip() for w in self.labelset.words]
-        return [" " + w.strip() for w in self.labelset.words]
+        """What follows the prompt for each label: ' word' (completion), 'word' (chat, or Chinese)."""
+        if self.is_chat or self.zh:
+            return self.answers()
+        return [" " + a for a in self.answers()]
 
     def _options(self, sep: str = ", ", last: str = " or ") -> str:
         words = [w.strip() for w in self.labelset.words]
+        if self.zh:
+            sep, last = "、", "或"
         return sep.join(words[:-1]) + last + words[-1]
+
+    def _option_list(self) -> str:
+        """One line per label: 'A. word: description' (or '- word: description' past 26 labels)."""
+        lines = []
+        codes = self.answers() if self.uses_codes else None
+        colon = "：" if self.zh else ": "
+        for i, lab in enumerate(self.labelset.labels):
+            head = f"{codes[i]}. " if codes else "- "
+            d = f"{colon}{lab.description}" if lab.description else ""
+            lines.append(f"{head}{lab.word.strip()}{d}")
+        return "\n".join(lines)
+
+    def _answer_rule(self) -> str:
+        if self.zh:
+            return "只回答选项的字母。" if self.uses_codes else "只回答一个类别。"
+        return "Answer with the option's letter." if self.uses_codes else "Answer with one of the options."
 
     def _clip(self, text: str) -> str:
         text = " ".join(str(text).split())
         return text if len(text) <= self.max_chars else text[: self.max_chars] + "..."
 
     def _task(self) -> str:
+        if self.zh:
+            return (self.labelset.prompt or {}).get("task_zh") or _ZH["task"]
         return self.labelset.task or f"the {self.output_name.lower()} of the {self.input_name.lower()}"
 
     def _descriptions(self) -> str:
         lines = []
         for lab in self.labelset.labels:
-            d = f": {lab.description}" if lab.description else ""
+            d = (f"：{lab.description}" if self.zh else f": {lab.description}") if lab.description else ""
             lines.append(f"- {lab.word.strip()}{d}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------------ completion style
     def _instructions(self) -> str:
         t = self.template
-        if t == "field":
+        if t in ("field", "question"):
             return ""
+        if self.zh:
+            if t == "instruct":
+                return f"请判断{self._task()}：{self._options()}。\n\n"
+            if t == "described":
+                return f"请判断{self._task()}。类别：\n{self._descriptions()}\n\n"
+            if t == "options":
+                return f"请判断{self._task()}。选项：\n{self._option_list()}\n{self._answer_rule()}\n\n"
+            raise AssertionError(t)
+        if t == "options":
+            return f"Classify {self._task()}. Options:\n{self._option_list()}\n{self._answer_rule()}\n\n"
         if t == "instruct":
             return f"Classify {self._task()} as {self._options()}.\n\n"
         if t == "described":
@@ -111,8 +183,16 @@ class Prompt:
 
     def _block(self, text: str) -> str:
         """One example block without the answer (ends right before the label word)."""
+        if self.zh:
+            if self.template == "question":
+                return f"{self.input_name}：{self._clip(text)}\n{_ZH['question']}：{self._task()}是{self._options()}？\n{_ZH['answer']}："
+            if self.template == "options":
+                return f"{self.input_name}：{self._clip(text)}\n{_ZH['answer']}："
+            return f"{self.input_name}：{self._clip(text)}\n{self.output_name}："
         if self.template == "question":
             return f"{self.input_name}: {self._clip(text)}\nQuestion: What is {self._task()}: {self._options()}?\nAnswer:"
+        if self.template == "options":
+            return f"{self.input_name}: {self._clip(text)}\nAnswer:"
         return f"{self.input_name}: {self._clip(text)}\n{self.output_name}:"
 
     def prefix(self) -> str:
@@ -120,9 +200,10 @@ class Prompt:
         if self.is_chat:
             raise ValueError("chat prompts have no text prefix; use messages()")
         out = self._instructions()
-        words = dict(zip(self.labelset.names, self.labelset.words))
+        answers = dict(zip(self.labelset.names, self.answers()))
+        sep = "" if self.zh else " "
         for s in self.shots:
-            out += self._block(s.text) + " " + words[s.label].strip() + "\n\n"
+            out += self._block(s.text) + sep + answers[s.label] + "\n\n"
         return out
 
     def suffix(self, text: str) -> str:
@@ -134,22 +215,36 @@ class Prompt:
 
     # ------------------------------------------------------------------------ chat style
     def _system(self) -> str:
+        if self.template == "chat-options":
+            if self.zh:
+                return f"你是一个文本分类器。请判断{self._task()}。选项：\n{self._option_list()}\n{self._answer_rule()}"
+            return f"You are a text classifier. Decide {self._task()}. Options:\n{self._option_list()}\n{self._answer_rule()}"
+        if self.zh:
+            msg = f"你是一个文本分类器。请判断{self._task()}。只用一个词回答：{self._options()}。"
+            if self.template == "chat-described":
+                msg += "\n类别：\n" + self._descriptions()
+            return msg
         msg = f"You are a text classifier. Decide {self._task()}. Answer with exactly one word: {self._options()}."
         if self.template == "chat-described":
             msg += "\nThe labels:\n" + self._descriptions()
         return msg
 
     def _user(self, text: str) -> str:
+        if self.template == "chat-options":
+            sep = "：" if self.zh else ": "
+            return f"{self.input_name}{sep}{self._clip(text)}\n\n{self._answer_rule()}"
+        if self.zh:
+            return f"{self.input_name}：{self._clip(text)}\n\n只用一个词回答：{self._options()}。"
         return f"{self.input_name}: {self._clip(text)}\n\nAnswer with one word: {self._options()}."
 
     def messages(self, text: str) -> list[dict]:
         if not self.is_chat:
             return [{"role": "user", "content": self.render(text)}]
-        words = dict(zip(self.labelset.names, self.labelset.words))
+        words = dict(zip(self.labelset.names, self.answers()))
         msgs = [{"role": "system", "content": self._system()}]
         for s in self.shots:
             msgs.append({"role": "user", "content": self._user(s.text)})
-            msgs.append({"role": "assistant", "content": words[s.label].strip()})
+            msgs.append({"role": "assistant", "content": words[s.label]})
         msgs.append({"role": "user", "content": self._user(text)})
         return msgs
 
@@ -166,6 +261,7 @@ class Prompt:
             "descriptions": [lab.description for lab in self.labelset.labels],
             "shots": [[s.text, s.label] for s in self.shots],
             "max_chars": self.max_chars,
+            **({"language": self.language} if self.language != "en" else {}),
         }
 
     def example(self, text: str = "<text>") -> str:

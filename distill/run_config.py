@@ -35,7 +35,12 @@ SCHEMA: dict[str, Any] = {
         "seed": ("int", 0),
     },
     "teacher": {
-        "model": ("model", None),  # a path (resolved like "path") unless a URL or "default"
+        "model": ("model", None),  # a named teacher (qwen2.5-1.5b, smollm2-135m), a path (resolved like
+                                   # "path") or a URL
+        "backend": ("str", "auto", ("auto", "llama-cpp", "transformers")),
+        "language": ("str", "auto", ("auto", "en", "zh")),
+        "accept_weak_teacher": ("bool", False),
+        "gate_size": ("int", 200),
         "server_model": ("str", None),
         "api_key_env": ("str", "OPENAI_API_KEY"),
         "template": ("str", None),
@@ -108,6 +113,11 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
             raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
         if kind == "model" and (value.strip() == "default" or "://" in value):
             return value
+        if kind == "model" and not (base / Path(value).expanduser()).exists():
+            from distill.teachers.registry import named
+
+            if named(value) is not None:  # a named teacher (qwen2.5-1.5b) stays a name
+                return value.strip()
         if kind in ("path", "model") and "://" not in value:
             if "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts):
                 raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
@@ -174,6 +184,8 @@ def _check_required_and_combinations(cfg: dict) -> None:
         value = _get(cfg, key)
         if value is None or value == "default" or "://" in value:
             continue
+        if key == "teacher.model" and not Path(value).is_absolute():
+            continue  # a named teacher: relative values were resolved to paths only when the path exists
         if not Path(value).exists():
             raise UserError(f"config: {key}: file not found: {value}")
     t, tr, ex, be = cfg["teacher"], cfg["training"], cfg["export"], cfg["bench"]
@@ -190,7 +202,7 @@ def _check_required_and_combinations(cfg: dict) -> None:
         raise UserError(f"config: training.alpha must be in [0, 1], got {tr['alpha']}")
     if tr["threshold"] is not None and not 0 <= tr["threshold"] < 1:
         raise UserError(f"config: training.threshold must be in [0, 1), got {tr['threshold']}")
-    for key in ("teacher.batch_size", "teacher.concurrency", "bench.n", "bench.teacher_n", "student.layers"):
+    for key in ("teacher.batch_size", "teacher.gate_size", "teacher.concurrency", "bench.n", "bench.teacher_n", "student.layers"):
         if _get(cfg, key) is not None and _get(cfg, key) < 1:
             raise UserError(f"config: {key} must be at least 1")
     _check_student_layers(cfg["student"])

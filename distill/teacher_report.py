@@ -53,6 +53,7 @@ def write_report(rows: list[dict], labelset: LabelSet, out_dir, teacher_meta: di
     rep["template"] = teacher_meta.get("template")
     rep["calibration"] = (teacher_meta.get("calibration") or {}).get("method")
     rep["selection"] = teacher_meta.get("selection", [])
+    rep["gate"] = teacher_meta.get("gate")
     m = gold_metrics(rows, labelset)
     if m is not None:
         rep["gold"] = m
@@ -91,6 +92,26 @@ def to_markdown(rep: dict, labelset: LabelSet) -> str:
         lines += ["", "## Prompt selection (gold dev set)", "", "| template | calibration | accuracy |", "|---|---|---:|"]
         for r in rep["selection"]:
             lines.append(f"| {r['template']} | {r.get('calibration', '')} | {r['accuracy']:.1%} |")
+    gate = rep.get("gate")
+    if gate:
+        verdict = {True: "passed", False: "failed", None: "no verdict"}[gate.get("passed")]
+        lines += ["", "## Teacher gate (before labelling)", "", f"- verdict: **{verdict}** ({gate.get('reason')})",
+                  f"- measured on: {gate.get('n')} texts, {gate.get('source')}"]
+        for key, name in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+            if key in gate:
+                ci = gate.get(f"{key}_ci")
+                lines.append(f"- {name}: {gate[key]:.3f}" + (f" (95% bootstrap CI {ci[0]:.3f}-{ci[1]:.3f})" if ci else ""))
+        if "chance_accuracy" in gate:
+            lines.append(f"- baselines: chance accuracy {gate['chance_accuracy']:.3f}, majority class "
+                         f"`{gate['majority_class']}` {gate['majority_accuracy']:.3f}; macro-F1 chance "
+                         f"{gate['chance_macro_f1']:.3f}, majority {gate['majority_macro_f1']:.3f}")
+        if "top_share" in gate:
+            lines.append(f"- label distribution: {gate['label_distribution']} (top share {gate['top_share']:.1%})")
+            lines.append(f"- mean confidence: {gate['mean_confidence']:.3f} (chance {gate['chance_confidence']:.3f})")
+        if "kappa" in gate:
+            ci = gate.get("kappa_ci")
+            lines.append(f"- agreement with template `{gate['second_template']}`: {gate['agreement']:.1%}, "
+                         f"Cohen's kappa {gate['kappa']:.2f}" + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
     g = rep.get("gold")
     if g:
         lines += ["", "## Against gold", "", f"- n: {g['n']}", f"- accuracy: {g['accuracy']:.1%}",

@@ -138,7 +138,8 @@ def main() -> None:
         prompt = job.get("prompt") or {}
         teacher = load_teacher(job["spec"], LabelSet.from_dict(job["labelset"]), threads=threads or (os.cpu_count() or 1),
                                batch_size=1 if threads == 1 else 32, template=prompt.get("template"),
-                               shots=tuple(Shot(t, lab) for t, lab in prompt.get("shots", [])))
+                               shots=tuple(Shot(t, lab) for t, lab in prompt.get("shots", [])),
+                               language=prompt.get("language"))
         out["load_s"] = time.perf_counter() - t_load
         out["fingerprint"] = getattr(teacher, "fingerprint", "")
         fn = teacher.predict_proba

@@ -164,7 +164,7 @@ def teacher_prompt_options(path) -> dict:
     shots = prompt.get("shots") or []
     if not all(isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in shots):
         raise UserError(f"--teacher-prompt {p}: prompt.shots must be [text, label] pairs")
-    return {"template": prompt["template"], "shots": shots}
+    return {"template": prompt["template"], "shots": shots, "language": prompt.get("language") or "en"}
 
 
 def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt=None, no_teacher=False, no_pytorch=False,

@@ -27,8 +27,10 @@ def test_every_template_renders_and_hashes_differ(sst2):
         if p.is_chat:
             m = p.messages("TEXT")
             assert m[0]["role"] == "system" and m[-1]["role"] == "user" and "TEXT" in m[-1]["content"]
-            assert [x["content"] for x in m if x["role"] == "assistant"] == ["positive", "negative"]
-            assert p.label_continuations() == ["negative", "positive"]
+            answer = dict(zip(sst2.names, p.answers()))  # the label words; the letters for options templates
+            assert [x["content"] for x in m if x["role"] == "assistant"] == [answer["positive"], answer["negative"]]
+            assert p.label_continuations() == p.answers()
+            assert p.answers() == (["A", "B"] if "options" in name else ["negative", "positive"])
         else:
             assert p.render("TEXT").startswith(p.prefix()) and p.render("TEXT").endswith(":")
         hashes.add(p.hash)

@@ -149,3 +149,16 @@ def dir_digest(path: Path) -> str:
             st = f.stat()
             h.update(f"{f.name}:{st.st_size}".encode())
     return h.hexdigest()
+
+
+def shared_prefix(render) -> str:
+    """The part every rendered prompt shares (``render(text) -> str``), cut after its last newline.
+
+    Local teachers run it once and reuse its KV cache; both local backends cut at the same place,
+    so their token sequences are the same."""
+    a, b = render("\x01a"), render("\x02b")
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    cut = a.rfind("\n", 0, n)
+    return a[: cut + 1] if cut >= 0 else ""
