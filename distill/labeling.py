@@ -264,11 +264,11 @@ def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_d
     if identity is not None:
         check_run_inputs(out, identity)  # another run's labels are never overwritten silently
     with run_lock(out, "advisor distill label"):  # one writer per run directory
-        return _label_locked(data, labelset, teacher, out, cfg, dev, echo, report, identity)
+        return _label_locked(data, labelset, teacher, out, cfg, dev, echo, report, identity, gold)
 
 
 def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, echo, report: bool,
-                  identity: dict | None) -> LabelingResult:
+                  identity: dict | None, gold: TextDataset | None) -> LabelingResult:
     if cfg.calibrate == "auto" and not cfg.select_prompt:
         cfg.calibrate = "none"
     template = cfg.template or teacher.prompt.template
