@@ -67,6 +67,33 @@ def start_server(gguf: str, log: Path, threads: int) -> tuple[subprocess.Popen, 
     raise SystemExit("llama.cpp server did not come up in 300 s")
 
 
+def plot(result: dict, path: Path, name: str) -> None:
+    """Accuracy against deferral on half B (texts in order of the student's confidence), with the
+    points whose thresholds were chosen on half A."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rate, acc = np.array(result["curve_half_b"]["defer_rate"]), np.array(result["curve_half_b"]["accuracy"])
+    b = result["rows"][0]["half_b"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(100 * rate, 100 * acc, label="cascade (half B, least confident first)")
+    ax.axhline(100 * b["accuracy_student"], ls="--", color="tab:orange", label="student alone")
+    ax.axhline(100 * b["accuracy_teacher"], ls=":", color="tab:green", label="teacher alone")
+    for r in result["rows"]:
+        ax.plot([100 * r["half_b"]["deferred"]], [100 * r["half_b"]["accuracy_cascade"]], "o", color="tab:red")
+    ax.plot([], [], "o", color="tab:red", label="threshold chosen on half A, measured on B")
+    ax.set_xlabel("texts deferred to the teacher (%)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"cascade on {name} ({b['n']} held-out gold texts)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bundle", required=True)
@@ -83,7 +110,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--name", default="sst2")
+    ap.add_argument("--replot", action="store_true", help="only redraw the PNG from the results JSON")
     args = ap.parse_args()
+    res_dir = REPO / "benchmarks" / "results"
+    if args.replot:
+        plot(json.loads((res_dir / f"cascade_{args.name}.json").read_text()), res_dir / f"cascade_{args.name}.png",
+             args.name)
+        return
     force_offline()
     from distill.data import load_texts
     from distill.labelset import LabelSet
@@ -168,27 +201,8 @@ def main() -> None:
                "curve_half_b": {"defer_rate": [round(float(x), 4) for x in curve.defer_rate],
                                 "accuracy": [round(float(x), 4) for x in curve.accuracy]},
                "load_avg": os.getloadavg()}
-        res_dir = REPO / "benchmarks" / "results"
         write_json(res_dir / f"cascade_{args.name}.json", out)
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        ax.plot(100 * curve.defer_rate, 100 * curve.accuracy, label="cascade (half B, oracle order)")
-        ax.axhline(100 * curve.student_accuracy, ls="--", color="tab:orange", label="student alone")
-        ax.axhline(100 * curve.teacher_accuracy, ls=":", color="tab:green", label="teacher alone")
-        for r in rows:
-            ax.plot([100 * r["half_b"]["deferred"]], [100 * r["half_b"]["accuracy_cascade"]], "o", color="tab:red")
-        ax.plot([], [], "o", color="tab:red", label="threshold chosen on half A, measured on B")
-        ax.set_xlabel("texts deferred to the teacher (%)")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"cascade on {args.name} ({len(gb)} held-out gold texts)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
-        fig.tight_layout()
-        fig.savefig(res_dir / f"cascade_{args.name}.png", dpi=110)
+        plot(out, res_dir / f"cascade_{args.name}.png", args.name)
         print(f"wrote {res_dir / f'cascade_{args.name}.json'}")
     finally:
         if proc is not None:
