@@ -34,17 +34,6 @@ def cache_root() -> Path:
     return base / "advisor"
 
 
-def detect_target() -> str:
-    mach = platform.machine().lower()
-    if mach in {"arm64", "aarch64", "armv8l"}:
-        return "arm64"
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
-        flags = ""
-    return "avx512_vnni" if "avx512_vnni" in flags else "avx2"
-
-
 def machine() -> dict:
     name = platform.processor() or platform.machine()
     try:
@@ -129,6 +118,8 @@ def time_onnx(model: Path, seq_len: int, min_runs: int = 30, max_runs: int = 300
 
 def measure_student(latency_ms: float, seq_len: int, progress: Callable[[str], None]) -> dict:
     """Time the student at 6 layers, then bisect for the largest layer count whose p95 fits."""
+    from export.onnx import detect_target
+
     target = detect_target()
     by: dict[int, dict] = {}
 

@@ -11,7 +11,6 @@ Heavy imports (optimum, torch, onnxruntime) happen inside the commands.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -22,7 +21,7 @@ import click
 from advisor.errors import UserError
 from distill.limits import option_type as _num
 
-TARGETS = ("avx512_vnni", "avx2", "arm64")  # mirrors export.onnx.TARGETS (kept import-light)
+from export.onnx import TARGETS, detect_target  # export.onnx imports nothing heavy at module level
 
 
 class DefaultGroup(click.Group):
@@ -45,17 +44,6 @@ def _progress(total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
-
-
-def _detect_target() -> str:
-    mach = platform.machine().lower()
-    if mach in {"arm64", "aarch64", "armv8l"}:
-        return "arm64"
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:
-        flags = ""
-    return "avx512_vnni" if "avx512_vnni" in flags else "avx2"
 
 
 def _prepare_out(out: Path, force: bool) -> None:
@@ -163,7 +151,7 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
     check_finite_weights(student, "student")
     _check_verification_args(max_drop, atol, eval_data)
     _prepare_out(out, force)
-    target = _detect_target() if target == "auto" else target
+    target = detect_target() if target == "auto" else target
 
     from export import bundle as B
     from export.build import EvalSet, build_bundle

@@ -29,6 +29,19 @@ from advisor.offline import force_offline
 
 TARGETS = ("avx512_vnni", "avx2", "arm64")
 
+
+def detect_target() -> str:
+    """The int8 target of this machine: arm64, avx512_vnni when the CPU has VNNI, else avx2."""
+    import platform
+
+    if platform.machine().lower() in {"arm64", "aarch64", "armv8l"}:
+        return "arm64"
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
+    except OSError:
+        flags = ""
+    return "avx512_vnni" if "avx512_vnni" in flags else "avx2"
+
 # Fusions left out on purpose. Measured with onnxruntime 1.32 on one thread (docs/benchmarks.md,
 # section 4): a com.microsoft SkipLayerNormalization node on a 24x384 activation takes 61 us, the
 # Add + LayerNormalization pair it replaces 14 us; MiniLM-L6 has 12 of them, ~0.6 ms of a ~2.8 ms
