@@ -30,7 +30,10 @@ def make_config(tmp: Path, shared_data: Path, run: Path) -> Path:
         "training": {"max_steps": 8, "max_length": 32, "batch_size": 8, "epochs": 1.0},
         "gold": {"path": str(shared_data / "sst2" / "dev.tsv"), "text_column": "sentence",
                  "label_column": "label", "limit": 24},
-        "export": {"target": "avx2"},
+        # 8 training steps leave a student near chance with tiny margins: on 24 gold texts one int8
+        # flip is 4.2 points, and on some CPUs one flips whatever the scheme. This test is about
+        # kill/resume, so allow two flips; the export's int8 checks are tested in test_export.py.
+        "export": {"target": "avx2", "max_drop": 10},
         "bench": {"n": 5, "teacher_n": 2},
     }
     path = tmp / f"{run.name}.yaml"
