@@ -17,31 +17,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from advisor.cli import cli
 from tests.test_advisor_scenarios import SCENARIOS
+from tests.test_docs import _parse  # the click-tree parser the docs test uses
 
 
 def _rec(*flags: str, lang: str = "en") -> dict:
     res = CliRunner().invoke(cli, ["recommend", *flags, "--json", "--lang", lang])
     assert res.exit_code == 0, res.output
     return json.loads(res.output)
-
-
-def _parse(args: list[str]) -> None:
-    cmd: click.Command = cli
-    ctx = cmd.make_context("advisor", list(args), resilient_parsing=False)
-    while isinstance(cmd, click.Group):
-        rest = [*ctx.protected_args, *ctx.args]
-        if not rest:
-            return
-        name, sub, rest = cmd.resolve_command(ctx, rest)
-        cmd = sub
-        ctx = sub.make_context(name, rest, parent=ctx)
 
 
 @pytest.mark.parametrize("sid, flags", [(s[0], s[1]) for s in SCENARIOS], ids=[s[0] for s in SCENARIOS])

@@ -118,6 +118,17 @@ def uniform(k: int) -> np.ndarray:
     return np.full(k, 1.0 / k, dtype=np.float64)
 
 
+def label_token_ids(continuations, encode) -> list[list[int]]:
+    """Each label continuation's token ids through ``encode``; every label must encode to some
+    tokens, and no two to the same ones (the scorers read a label's probability off its tokens)."""
+    ids = [list(encode(c)) for c in continuations]
+    if any(not x for x in ids):
+        raise UserError("a label verbalizer encodes to no tokens")
+    if len({tuple(x) for x in ids}) != len(ids):
+        raise UserError("two label verbalizers encode to the same tokens")
+    return ids
+
+
 def parsed_or_abstained(labelset: LabelSet, text: str | None) -> Scored:
     """Map generated text to a one-hot ('parsed') or, when it cannot be mapped, 'abstained'."""
     name = labelset.parse_answer(text or "")

@@ -34,7 +34,7 @@ import numpy as np
 from advisor.errors import UserError, first_line
 from distill.labelset import LabelSet
 from distill.prompts import Calibrator, Prompt
-from distill.teachers.base import Scored, Teacher, file_digest, shared_prefix
+from distill.teachers.base import Scored, Teacher, file_digest, label_token_ids, shared_prefix
 
 
 def available() -> bool:
@@ -155,12 +155,7 @@ class LlamaCppTeacher(Teacher):
     def _label_ids(self) -> list[list[int]]:
         key = self.prompt.hash
         if key not in self._label_cache:
-            ids = [self.model.tokenize(c.encode("utf-8"), False, False) for c in self.prompt.label_continuations()]
-            if any(not x for x in ids):
-                raise UserError("a label verbalizer encodes to no tokens")
-            if len({tuple(x) for x in ids}) != len(ids):
-                raise UserError("two label verbalizers encode to the same tokens")
-            self._label_cache[key] = ids
+            self._label_cache[key] = label_token_ids(self.prompt.label_continuations(), lambda c: self.model.tokenize(c.encode("utf-8"), False, False))
         return self._label_cache[key]
 
     # ------------------------------------------------------------------ llama.cpp plumbing

@@ -27,7 +27,7 @@ from advisor.errors import UserError, first_line
 from advisor.offline import force_offline
 from distill.labelset import LabelSet
 from distill.prompts import Calibrator, Prompt
-from distill.teachers.base import Scored, Teacher, dir_digest, file_digest
+from distill.teachers.base import Scored, Teacher, dir_digest, file_digest, label_token_ids
 
 DTYPES = ("auto", "float32", "bfloat16")
 
@@ -152,12 +152,7 @@ class LocalTeacher(Teacher):
     def _label_ids(self) -> list[list[int]]:
         key = self.prompt.hash
         if key not in self._label_cache:
-            ids = [self._encode(c) for c in self.prompt.label_continuations()]
-            if any(not x for x in ids):
-                raise UserError("a label verbalizer encodes to no tokens")
-            if len({tuple(x) for x in ids}) != len(ids):
-                raise UserError("two label verbalizers encode to the same tokens")
-            self._label_cache[key] = ids
+            self._label_cache[key] = label_token_ids(self.prompt.label_continuations(), self._encode)
         return self._label_cache[key]
 
     def _prefix(self):
