@@ -12,7 +12,7 @@ import sys
 import click
 
 from advisor import __version__
-from advisor.errors import CheckFailed, UserError
+from core.errors import CheckFailed, UserError
 
 
 class LazyGroup(click.Group):
@@ -36,13 +36,13 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup,
     lazy={
-        "recommend": "advisor.cli_recommend:recommend",
-        "rules": "advisor.cli_recommend:rules",
-        "gold-labels": "advisor.cli_gold:gold_labels",
-        "demo": "advisor.demo:demo",
-        "distill": "distill.cli:distill",
-        "export": "export.cli:export",
-        "predict": "export.cli:predict",
+        "recommend": "advisor.commands.recommend:recommend",
+        "rules": "advisor.commands.recommend:rules",
+        "gold-labels": "advisor.commands.gold:gold_labels",
+        "demo": "advisor.commands.demo:demo",
+        "distill": "advisor.commands.distill:distill",
+        "export": "advisor.commands.export:export",
+        "predict": "advisor.commands.export:predict",
     },
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )

@@ -31,8 +31,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from advisor.atomic import write_json  # noqa: E402
-from advisor.offline import force_offline  # noqa: E402
+from core.atomic import write_json  # noqa: E402
+from core.offline import force_offline  # noqa: E402
 
 
 def free_port() -> int:
@@ -118,12 +118,12 @@ def main() -> None:
              args.name)
         return
     force_offline()
-    from distill.data import load_texts
-    from distill.labelset import LabelSet
+    from distill.data.reader import load_texts
+    from distill.data.labelset import LabelSet
     from export.calibration import softmax
     from export.cascade import cascade_curve, configure
     from export.runtime import Bundle, CascadeTeacher, TeacherError
-    from distill.metrics import expected_calibration_error
+    from distill.evaluation.metrics import expected_calibration_error
 
     ls = LabelSet.from_spec(args.labels)
     ds = load_texts(args.data, text_column=args.text_column, label_column=args.label_column, labelset=ls,

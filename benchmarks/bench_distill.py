@@ -1,6 +1,6 @@
 """End-to-end distillation benchmark: real default teacher -> student, on SST-2 and AG News.
 
-For each data set (pools and gold sets from ``distill.shared_data``, fixed seed):
+For each data set (pools and gold sets from ``benchmarks.shared_data``, fixed seed):
   1. ``advisor distill label`` the pool with the default teacher (embedded SmolLM2-135M GGUF);
   2. ``advisor distill label`` the gold set with the same teacher (its predictions on gold);
   3. ``advisor distill train`` the default student with the default options ("soft"), and again
@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from advisor.atomic import write_json, write_jsonl  # noqa: E402
+from core.atomic import write_json, write_jsonl  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 PY = sys.executable
@@ -103,7 +103,7 @@ def table_md(rows: list[dict]) -> str:
 
 
 def bench_set(name: str, runs: Path) -> dict:
-    from distill.shared_data import prepare
+    from benchmarks.shared_data import prepare
 
     preset, n_pool, n_gold, opts = SETS[name]
     log = runs / f"{name}.log"

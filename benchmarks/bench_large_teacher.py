@@ -35,8 +35,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from advisor.atomic import write_json  # noqa: E402
-from advisor.offline import force_offline  # noqa: E402
+from core.atomic import write_json  # noqa: E402
+from core.offline import force_offline  # noqa: E402
 
 force_offline()
 SHARED = Path(os.environ.get("BERT_OR_GPT_SHARED", REPO.parent / "shared")) / "data"
@@ -94,8 +94,8 @@ def _strat(texts, gold, n, seed=0):
 
 def dataset(name: str, split: str = "eval"):
     """(texts, gold, labelset) for the evaluation ('eval') or the pilot ('pilot') split."""
-    from distill.data import load_texts
-    from distill.labelset import LabelSet
+    from distill.data.reader import load_texts
+    from distill.data.labelset import LabelSet
 
     ls = LabelSet.from_spec(name)
     rng = np.random.default_rng(1)
@@ -253,7 +253,7 @@ def _token_counts(t, texts) -> float | None:
 
 
 def _evaluate(t, texts, gold, ls, template, calibrate, language):
-    from distill.prompts import Calibrator, Prompt
+    from distill.teachers.prompts import Calibrator, Prompt
     from sklearn.metrics import f1_score
 
     t.set_prompt(Prompt(ls, template, language=language))
@@ -277,7 +277,7 @@ def _evaluate(t, texts, gold, ls, template, calibrate, language):
 
 
 def part_pilot(out: Path, teacher: str, sets: list[str]) -> dict:
-    from distill.prompts import detect_language
+    from distill.teachers.prompts import detect_language
     from distill.teachers import load_teacher
 
     data = json.loads(out.read_text()) if out.is_file() else {}
@@ -306,7 +306,7 @@ DEFAULT_PROMPT = {  # used when no pilot ran for the set: fixed before looking a
 
 
 def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = None, threads: int | None = None) -> None:
-    from distill.prompts import detect_language
+    from distill.teachers.prompts import detect_language
     from distill.teachers import load_teacher
 
     data = json.loads(out.read_text()) if out.is_file() else {}

@@ -28,8 +28,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from advisor.atomic import write_json  # noqa: E402
-from advisor.offline import force_offline  # noqa: E402
+from core.atomic import write_json  # noqa: E402
+from core.offline import force_offline  # noqa: E402
 
 force_offline()
 
@@ -108,9 +108,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "teacher.json"))
     args = ap.parse_args()
 
-    from distill.data import load_texts
-    from distill.labelset import LabelSet
-    from distill.prompts import Prompt, load_shots
+    from distill.data.reader import load_texts
+    from distill.data.labelset import LabelSet
+    from distill.teachers.prompts import Prompt, load_shots
     from distill.teachers import load_teacher
 
     shared = Path(os.environ.get("BERT_OR_GPT_SHARED", REPO.parent / "shared")) / "data"
@@ -188,7 +188,7 @@ def main() -> None:
     if args.select_prompt:
         import tempfile
 
-        from distill.labeling import LabelingConfig, label_dataset
+        from distill.labeling.labeler import LabelingConfig, label_dataset
 
         teacher.model.to(__import__("torch").float32)
         teacher.batch_size, teacher.share_prefix, teacher.sort_by_length = 16, True, True

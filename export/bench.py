@@ -25,8 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from advisor.atomic import write_json
-from advisor.errors import UserError
+from core.atomic import write_json
+from core.errors import UserError
 
 WORKER = Path(__file__).with_name("_bench_worker.py")
 REPO = Path(__file__).resolve().parents[1]
@@ -58,7 +58,7 @@ def _load_texts(bundle: Path, verification: dict, texts_path: Path | None, text_
         texts = list(FALLBACK_TEXTS)
         source = "built-in sentences (pass --texts for a real sample)"
     else:
-        from distill.data import load_texts
+        from distill.data.reader import load_texts
 
         texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n).texts)
         source = str(src)
@@ -110,7 +110,7 @@ def _plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from advisor.atomic import atomic_open
+    from core.atomic import atomic_open
 
     names = list(results)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
@@ -157,7 +157,7 @@ def teacher_prompt_options(path) -> dict:
     prompt = data.get("prompt") if isinstance(data, dict) else None
     if not isinstance(prompt, dict) or not isinstance(prompt.get("template"), str):
         raise UserError(f"--teacher-prompt {p} has no prompt.template (is it RUN_DIR/teacher.json?)")
-    from distill.prompts import TEMPLATES
+    from distill.teachers.prompts import TEMPLATES
 
     if prompt["template"] not in TEMPLATES:
         raise UserError(f"--teacher-prompt {p}: unknown template {prompt['template']!r}")
@@ -184,7 +184,7 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
     verification = json.loads((bundle / "verification.json").read_text(encoding="utf-8"))
     texts, source = _load_texts(bundle, verification, texts_path, text_column, n)
     out_dir = Path(out) if out else bundle / "bench"
-    from distill.rundir import prepare_dir
+    from core.rundir import prepare_dir
 
     prepare_dir(out_dir, "--out")  # an impossible --out fails now, not after the measurements
 

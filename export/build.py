@@ -17,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-from advisor.atomic import write_json
+from core.atomic import write_json
 from export import bundle as B
 from export import calibration
 from export.onnx import ExportResult, export_student, ladder, quantize

@@ -25,8 +25,8 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from advisor.atomic import write_json, write_text
-from advisor.errors import UserError
+from core.atomic import write_json, write_text
+from core.errors import UserError
 from export.runtime import (BUNDLE_FORMAT, CONFIG, FORMAT_VERSION, MANIFEST, TOKENIZER, VERIFICATION,
                             sha256_file)
 

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from distill.metrics import expected_calibration_error
+from distill.evaluation.metrics import expected_calibration_error
 
 T_MIN, T_MAX = 0.05, 20.0
 

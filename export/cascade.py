@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from advisor.atomic import write_json
-from advisor.errors import UserError
+from core.atomic import write_json
+from core.errors import UserError
 
 PLACEHOLDER = "<<<TEXT>>>"
 
@@ -89,7 +89,7 @@ def plot_curve(curve: CascadeCurve, k: int, path: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from advisor.atomic import atomic_open
+    from core.atomic import atomic_open
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(100 * curve.defer_rate, 100 * curve.accuracy, color="tab:blue", label="cascade")
@@ -126,7 +126,7 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
 
     ``teacher_probs``: the teacher's probabilities on ``texts`` when already known (a benchmark
     trying several targets); the teacher is then only asked for its calibration and request."""
-    from distill.labelset import LabelSet
+    from distill.data.labelset import LabelSet
     from distill.teachers import load_teacher
     from export import bundle as B
     from export.runtime import Bundle, BundleError

@@ -24,8 +24,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from advisor.errors import UserError
-from advisor.offline import force_offline
+from core.errors import UserError
+from core.offline import force_offline
 
 TARGETS = ("avx512_vnni", "avx2", "arm64")
 

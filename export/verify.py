@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.errors import UserError
+from core.errors import UserError
 
 DEFAULT_ATOL = 1e-4
 DEFAULT_MAX_DROP = 0.5
@@ -51,7 +51,7 @@ def find_labelset(student_dir: Path) -> Path | None:
 
 
 def _labelset_for(student_dir: Path, labels: list[str], spec: str | None):
-    from distill.labelset import Label, LabelSet
+    from distill.data.labelset import Label, LabelSet
 
     if spec:
         ls = LabelSet.from_spec(spec)
@@ -75,7 +75,7 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
     if limit is not None and limit <= 0:
         raise UserError(f"--eval-limit must be positive, got {limit}")
     if eval_data:
-        from distill.data import load_texts
+        from distill.data.reader import load_texts
 
         ls = _labelset_for(student_dir, labels, labels_spec)
         ds = load_texts(eval_data, text_column=text_column, label_column=label_column, labelset=ls, limit=limit)
@@ -108,7 +108,7 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
 
 def pytorch_logits(student_dir: Path, texts: list[str], max_length: int, batch_size: int = 32,
                    progress=None) -> np.ndarray:
-    from advisor.offline import force_offline
+    from core.offline import force_offline
 
     force_offline()
     import torch
@@ -136,7 +136,7 @@ def _class_report(labels, gold, pred_a, pred_b) -> dict:
     rep = {}
     metrics_a = metrics_b = None
     if gold is not None:
-        from distill.metrics import classification_metrics
+        from distill.evaluation.metrics import classification_metrics
 
         metrics_a = classification_metrics(gold, pred_a, labels)["per_class"]
         metrics_b = classification_metrics(gold, pred_b, labels)["per_class"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.offline import force_offline
+from core.offline import force_offline
 
 force_offline()
 

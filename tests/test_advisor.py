@@ -18,9 +18,9 @@ import yaml
 from click.testing import CliRunner
 
 from advisor.cli import cli
-from advisor.engine import recommend
-from advisor.errors import UserError
-from advisor.rulebook import TREE_002, default_rulebook, load_rulebook
+from advisor.questionnaire.engine import recommend
+from core.errors import UserError
+from advisor.questionnaire.rulebook import TREE_002, default_rulebook, load_rulebook
 
 ADVISOR = [sys.executable, "-m", "advisor.cli"]
 

@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from click.testing import CliRunner
 
-from advisor import measure
+from advisor.questionnaire import measure
 from advisor.cli import cli
-from advisor.errors import UserError
+from core.errors import UserError
 
 
 def test_layer_count_is_found_by_bisection(monkeypatch):

@@ -71,7 +71,7 @@ def _placeholders(root: Path, labels=("label_a", "label_b"), n: int = 12) -> Non
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_printed_config_is_complete_commented_and_valid(tmp_path, lang):
-    from distill.run_config import parse_config
+    from advisor.pipeline.config import parse_config
 
     out = _rec("--task", "classification", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0",
                "--deployment", "edge", lang=lang)
@@ -170,7 +170,7 @@ def test_gold_labels_command(tmp_path):
     assert res.exit_code == 0, res.output
     rows = [json.loads(x) for x in (tmp_path / "run" / "labels.jsonl").read_text().splitlines()]
     assert [r["label"] for r in rows] == ["pos", "neg", "pos"] and rows[1]["probs"] == {"pos": 0.0, "neg": 1.0}
-    from distill.trainer import read_labels
+    from distill.training.labels import read_labels
 
     got = read_labels(tmp_path / "run" / "labels.jsonl")
     assert got.names == ["pos", "neg"] and got.teacher == [0, 1, 0] and got.gold == [0, 1, 0]

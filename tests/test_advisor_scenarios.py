@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from advisor.cli import cli
-from advisor.rulebook import TREE_STEPS, default_rulebook
+from advisor.questionnaire.rulebook import TREE_STEPS, default_rulebook
 
 RELAXED = ["--latency-ms", "2000", "--qps", "5", "--deployment", "gpu-server"]
 NLU_RELAXED = RELAXED + ["--no-adversarial", "--no-existing-bert"]

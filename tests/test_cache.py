@@ -2,7 +2,7 @@ import sqlite3
 
 import numpy as np
 
-from distill.cache import LabelCache, text_hash
+from distill.labeling.cache import LabelCache, text_hash
 from distill.teachers.base import Scored
 
 

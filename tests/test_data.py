@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from advisor.errors import UserError
-from distill.data import load_texts
-from distill.labelset import LabelSet
+from core.errors import UserError
+from distill.data.reader import load_texts
+from distill.data.labelset import LabelSet
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from advisor.atomic import write_json, write_jsonl
+from core.atomic import write_json, write_jsonl
 from advisor.cli import main
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -36,8 +36,8 @@ def assert_one_line_error(code, err, *needles):
 def sst2_small(tmp_path_factory, shared_data):
     """Teacher-style labels for 160 SST-2 training sentences (synthetic noisy teacher) and a small
     gold set with the teacher's labels for it."""
-    from distill.labelset import LabelSet
-    from distill.shared_data import sst2_splits, synthetic_teacher_rows, write_split
+    from distill.data.labelset import LabelSet
+    from benchmarks.shared_data import sst2_splits, synthetic_teacher_rows, write_split
 
     ls = LabelSet.from_spec("sst2")
     pool, gold = sst2_splits(shared_data, n_pool=160, seed=5)
@@ -56,7 +56,7 @@ def sst2_small(tmp_path_factory, shared_data):
 def test_labels_from_another_label_set(sst2_small, tmp_path, capsys):
     rows = [json.loads(x) for x in (sst2_small / "run" / "labels.jsonl").read_text().splitlines()[:20]]
     write_jsonl(tmp_path / "labels.jsonl", rows)
-    from distill.labelset import LabelSet
+    from distill.data.labelset import LabelSet
 
     write_json(tmp_path / "labelset.json", LabelSet.from_spec("ag_news").to_dict())
     code, _, err = run_cli(["distill", "train", "--labels", str(tmp_path / "labels.jsonl"), "--out",

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from advisor.atomic import write_json, write_jsonl
+from core.atomic import write_json, write_jsonl
 
 
 @pytest.mark.slow
 def test_torchrun_two_processes(tmp_path, shared_data, repo_dir):
     from transformers import AutoModelForSequenceClassification
 
-    from distill.labelset import LabelSet
-    from distill.shared_data import sst2_splits, synthetic_teacher_rows
+    from distill.data.labelset import LabelSet
+    from benchmarks.shared_data import sst2_splits, synthetic_teacher_rows
 
     torchrun = Path(sys.executable).with_name("torchrun")
     if not torchrun.exists():

@@ -363,7 +363,7 @@ def test_quantize_fused_graph_avx2(bundle_fp32, tmp_path):
 
 @pytest.mark.parametrize("target", ["avx512_vnni", "avx2", "arm64", "sparc"])
 def test_quantization_targets(target):
-    from advisor.errors import UserError
+    from core.errors import UserError
     from export.onnx import quantization_config
 
     if target == "sparc":

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from advisor.cli import cli, main
-from advisor.errors import UserError
-from advisor.numbers import Number, check_number
-from distill.run_config import SCHEMA, load_config
+from core.errors import UserError
+from core.numbers import Number, check_number
+from advisor.pipeline.config import SCHEMA, load_config
 
 SEED = 16
 HOSTILE = [math.nan, math.inf, -math.inf, 1e308, -1e308, -1, 0, 2**70, -(2**70), 3.5, "abc", "", "   ", "1e-4",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from advisor.cli import main
-from distill.gate import GateConfig, cohen_kappa, gold_gate, nogold_gate
+from distill.labeling.gate import GateConfig, cohen_kappa, gold_gate, nogold_gate
 from distill.teachers import BACKENDS, Backend, register_backend
 from distill.teachers.base import Scored, Teacher
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor.errors import UserError
+from core.errors import UserError
 from export.runtime import Bundle, BundleError, check_manifest
 from test_export import bundle_int8, export_root, run_main, student_dir  # noqa: F401  (session fixtures; export_root feeds them)
 
@@ -56,7 +56,7 @@ def resign(bundle: Path) -> None:
 
 @pytest.fixture
 def sst2():
-    from distill.labelset import LabelSet
+    from distill.data.labelset import LabelSet
 
     return LabelSet.from_spec("sst2")
 
@@ -165,7 +165,7 @@ BOMB = "".join([f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" if i el
 
 
 def test_f04_alias_bomb_in_config_and_answers(tmp_path, capsys, small_csv):
-    from distill.run_config import load_config
+    from advisor.pipeline.config import load_config
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"run_dir: run\ndata: {{path: {small_csv}}}\n" + BOMB.replace("a9:", "labels:"))
@@ -205,7 +205,7 @@ def test_f05_nan_and_inf_flags(args, needle, tmp_path, capsys):
                                                  ("training", "lr", ".nan"), ("training", "lr", "-.inf"),
                                                  ("teacher", "concurrency", "1e400")])
 def test_f05_nan_and_inf_config(section, key, value, tmp_path, small_csv):
-    from distill.run_config import load_config
+    from advisor.pipeline.config import load_config
 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"run_dir: run\nlabels: sst2\ndata: {{path: {small_csv}}}\n{section}:\n  {key}: {value}\n")
@@ -217,9 +217,9 @@ def test_f05_non_finite_training_fails_the_stage(tmp_path):
     """A student whose loss/weights go non-finite: the train stage fails, no student is saved."""
     from transformers import TrainerCallback
 
-    from advisor.atomic import write_jsonl
-    from distill.config import DistillationConfig
-    from distill.trainer import train_student
+    from core.atomic import write_jsonl
+    from distill.training.config import DistillationConfig
+    from distill.training.train import train_student
 
     with pytest.raises(UserError, match="--lr"):
         DistillationConfig(lr=float("inf")).validate()
@@ -258,10 +258,10 @@ def test_f05_non_finite_student_is_not_exported(student_dir, tmp_path, capsys):
 
 
 def test_f06_shots_json_texts_single_class_all_abstained(tmp_path, capsys, small_csv, sst2):
-    from advisor.atomic import write_jsonl
-    from distill.config import DistillationConfig
-    from distill.data import load_texts
-    from distill.trainer import prepare_rows, read_labels
+    from core.atomic import write_jsonl
+    from distill.training.config import DistillationConfig
+    from distill.data.reader import load_texts
+    from distill.training.labels import prepare_rows, read_labels
 
     code, _, err = run_main(["distill", "label", "--data", str(small_csv), "--labels", "sst2", "--out",
                              str(tmp_path / "o"), "--shots", "100000", "--shots-file", str(small_csv)], capsys)
@@ -286,8 +286,8 @@ def test_f06_shots_json_texts_single_class_all_abstained(tmp_path, capsys, small
 
 
 def test_f06_empty_texts_are_reported_as_empty(tmp_path, sst2):
-    from advisor.atomic import write_jsonl
-    from distill.trainer import read_labels
+    from core.atomic import write_jsonl
+    from distill.training.labels import read_labels
 
     rows = [{"id": str(i), "text": "  ", "probs": {"negative": 0.5, "positive": 0.5}, "label": "negative",
              "confidence": 0.5, "source": "scored"} for i in range(40)]
@@ -343,9 +343,9 @@ def test_f08_overflowing_logprob_abstains_with_its_reason(sst2):
 def test_f08_every_answer_is_cached_as_it_arrives(tmp_path, sst2):
     """A final failure inside a batch keeps the batch's other answers; the rerun sends only the
     one that failed."""
-    from distill.cache import LabelCache
-    from distill.data import TextDataset
-    from distill.labeling import CACHE_NAME, LabelingConfig, label_dataset
+    from distill.labeling.cache import LabelCache
+    from distill.data.reader import TextDataset
+    from distill.labeling.labeler import CACHE_NAME, LabelingConfig, label_dataset
     from distill.teachers import load_teacher
 
     texts = [f"text number {i} good" for i in range(20)] + ["doomed text that is the longest of them all"]
@@ -383,7 +383,7 @@ def test_f09_url_credentials_never_reach_a_file_or_a_message(tmp_path, capsys, s
                                  str(tmp_path / "r2"), "--teacher", bad, "--quiet", "--max-retries", "0"], capsys)
         one_line_error(code, err, "***@")
         assert "s3cr3tpw" not in err
-    from distill.run_config import redact_config
+    from advisor.pipeline.config import redact_config
 
     cfg = {"teacher": {"model": "https://u:p4ss@h/v1?token=t0k&x=1"}}
     red = redact_config(cfg)["teacher"]["model"]
@@ -394,7 +394,7 @@ def test_f09_url_credentials_never_reach_a_file_or_a_message(tmp_path, capsys, s
 def test_f10_second_writer_is_refused_naming_the_holder(tmp_path, capsys, small_csv):
     run = tmp_path / "run"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom distill.rundir import run_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom core.rundir import run_lock\n"
          f"with run_lock({str(run)!r}, 'advisor distill label (test holder)'):\n"
          "    print('ready', flush=True); time.sleep(60)\n"],
         stdout=subprocess.PIPE, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -433,10 +433,10 @@ def test_f11_run_from_other_inputs_is_refused(tmp_path, capsys, small_csv):
 
 
 def test_f11_damaged_state_is_reported_and_redone(tmp_path, capsys, small_csv):
-    from distill.cache import LabelCache
-    from distill.pipeline import MANIFEST, Manifest, plan
-    from distill.run_config import load_config
-    from distill.trainer import last_complete_checkpoint
+    from distill.labeling.cache import LabelCache
+    from advisor.pipeline.run import MANIFEST, Manifest, plan
+    from advisor.pipeline.config import load_config
+    from distill.training.train import last_complete_checkpoint
 
     run = tmp_path / "run"
     run.mkdir()
@@ -457,14 +457,14 @@ def test_f11_damaged_state_is_reported_and_redone(tmp_path, capsys, small_csv):
         assert c.count() == 0
     assert "damaged" in capsys.readouterr().err
     assert list(run.glob("cache.sqlite.damaged-*"))
-    from distill.summary import _load
+    from advisor.pipeline.summary import _load
 
     (run / "train.json").write_text('{"global_step": 1')  # the summary leaves a damaged file out, says so
     assert _load(run / "train.json") is None and "train.json is damaged" in capsys.readouterr().err
 
 
 def test_f12_config_paths_resolve_against_the_config_folder(tmp_path, small_csv, monkeypatch):
-    from distill.run_config import load_config
+    from advisor.pipeline.config import load_config
 
     folder = tmp_path / "proj"
     folder.mkdir()
@@ -490,7 +490,7 @@ def test_f13_impossible_out_paths(where, tmp_path, capsys, small_csv):
     labels.write_text('{"text": "a", "probs": {"negative": 1, "positive": 0}, "label": "negative"}\n')
     code, _, err = run_main(["distill", "train", "--labels", str(labels), "--out", where], capsys)
     one_line_error(code, err, "--out")
-    from distill.rundir import prepare_dir
+    from core.rundir import prepare_dir
 
     with pytest.raises(UserError, match="run_dir"):
         prepare_dir(where, "run_dir")
@@ -549,7 +549,7 @@ def test_f13_malformed_bundle_metadata(case, needle, bundle_int8, tmp_path, caps
 
 # ============================================================================ silent failures
 def test_f15_text_semicolon_label_file(tmp_path, capsys, sst2):
-    from distill.data import load_texts
+    from distill.data.reader import load_texts
 
     f = tmp_path / "reviews.txt"
     f.write_text("text;label\ngreat film, loved it;positive\nboring;negative\nfun;positive\n", encoding="utf-8")
@@ -602,14 +602,14 @@ def test_f17_pickle_only_student(tmp_path, capsys, student_dir):
     code, _, err = run_main(["export", str(s), "--out", str(tmp_path / "b")], capsys)
     one_line_error(code, err, "pytorch_model.bin (a pickle", "safetensors")
     assert "tensorflow" not in err and not (tmp_path / "b").exists()
-    from distill.modeling import load_trained_student
+    from distill.training.modeling import load_trained_student
 
     with pytest.raises(UserError, match="pickle"):
         load_trained_student(s)
 
 
 def test_numbers_type_unit():
-    from advisor.numbers import check_number
+    from core.numbers import check_number
 
     assert check_number("3", "--n", int, 1, 10) == 3 and check_number(2.0, "f", int, 0) == 2
     for bad in ("nan", "inf", "-inf", "1e999", "abc", True, None, [1], 2.5, "99999999999999999999"):

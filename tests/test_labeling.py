@@ -12,11 +12,11 @@ import time
 import numpy as np
 import pytest
 
-from distill.data import TextDataset, load_texts
-from distill.gate import GateConfig
-from distill.prompts import TEMPLATES
-from distill.labeling import CACHE_NAME, LabelingConfig, label_dataset
-from distill.labelset import LabelSet
+from distill.data.reader import TextDataset, load_texts
+from distill.labeling.gate import GateConfig
+from distill.teachers.prompts import TEMPLATES
+from distill.labeling.labeler import CACHE_NAME, LabelingConfig, label_dataset
+from distill.data.labelset import LabelSet
 from distill.teachers.base import Teacher
 
 STUB = textwrap.dedent('''
@@ -80,13 +80,13 @@ def test_kill9_resume_labels_each_text_once(tmp_path, shared_data, sst2, stub_mo
     script.write_text(textwrap.dedent(f'''
         import sys
         sys.path[:0] = [{str(repo_dir)!r}, {str(tmp_path)!r}]
-        from distill.data import load_texts
-        from distill.labeling import LabelingConfig, label_dataset
-        from distill.labelset import LabelSet
+        from distill.data.reader import load_texts
+        from distill.labeling.labeler import LabelingConfig, label_dataset
+        from distill.data.labelset import LabelSet
         from stubteacher import StubTeacher
         ls = LabelSet.from_spec("sst2")
         data = load_texts({str(data_file)!r}, labelset=ls)
-        from distill.gate import GateConfig
+        from distill.labeling.gate import GateConfig
         # the stub is at chance on SST-2 (hash-random): the gate is not what this test is about
         label_dataset(data, ls, StubTeacher(ls, delay=0.004), {str(run)!r},
                       LabelingConfig(chunk_size=50, progress=False, gate=GateConfig(enabled=False)))

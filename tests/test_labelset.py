@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from advisor.errors import UserError
-from distill.labelset import Label, LabelSet, preset_names
+from core.errors import UserError
+from distill.data.labelset import Label, LabelSet, preset_names
 
 
 def test_comma_list_and_aliases():

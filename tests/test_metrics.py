@@ -1,12 +1,12 @@
-"""distill.metrics / distill.plots against hand computations."""
+"""distill.evaluation.metrics / distill.evaluation.plots against hand computations."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from distill.metrics import agreement, classification_metrics, expected_calibration_error
-from distill.plots import plot_bars, plot_confusion
+from distill.evaluation.metrics import agreement, classification_metrics, expected_calibration_error
+from distill.evaluation.plots import plot_bars, plot_confusion
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import pytest
 
-import distill.pipeline as P
+import advisor.pipeline.run as P
 from advisor.cli import main
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from advisor.errors import UserError
-from distill.labelset import LabelSet
-from distill.prompts import CONTENT_FREE, TEMPLATES, Calibrator, Prompt, Shot, load_shots, select_shots
+from core.errors import UserError
+from distill.data.labelset import LabelSet
+from distill.teachers.prompts import CONTENT_FREE, TEMPLATES, Calibrator, Prompt, Shot, load_shots, select_shots
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from advisor.errors import UserError
-from distill.run_config import load_config
+from core.errors import UserError
+from advisor.pipeline.config import load_config
 
 
 @pytest.fixture()
@@ -119,7 +119,7 @@ def test_student_layers_checked_against_distilbert_style_config(tmp_path, base_c
 def test_layer_count_reads_every_naming():
     from types import SimpleNamespace
 
-    from distill.modeling import layer_count
+    from distill.training.modeling import layer_count
 
     assert layer_count({"num_hidden_layers": 6}) == 6
     assert layer_count({"n_layers": 3}) == 3

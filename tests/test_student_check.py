@@ -10,7 +10,7 @@ import pytest
 
 from advisor.cli import main
 from distill.defaults import default_student_dir
-from distill.student_check import MAX_UNKNOWN, unknown_share
+from distill.training.student_check import MAX_UNKNOWN, unknown_share
 
 
 def _waimai(shared_data, n=60):

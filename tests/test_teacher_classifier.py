@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from advisor.cli import main
-from advisor.errors import UserError
-from distill.labelset import LabelSet
+from core.errors import UserError
+from distill.data.labelset import LabelSet
 
 TEXTS = ["a gorgeous , witty , seductive movie .", "the worst film of the year .", "it 's a film .",
          "an utterly charming and hilarious film", "dull , lifeless and far too long"]
@@ -20,7 +20,7 @@ TEXTS = ["a gorgeous , witty , seductive movie .", "the worst film of the year .
 
 def make_classifier(path: Path, labels: list[str]) -> Path:
     """A 1-layer all-MiniLM-L6-v2 classifier with an untrained head, saved like a trained student."""
-    from distill.modeling import load_student, save_student
+    from distill.training.modeling import load_student, save_student
 
     model, tok, _ = load_student(None, labels, layers=1)
     model.eval()
@@ -40,7 +40,7 @@ def run_cli(args, capsys):
 
 
 def test_loads_as_classifier_teacher_and_matches_the_model(classifier):
-    from distill.modeling import load_trained_student, predict_proba
+    from distill.training.modeling import load_trained_student, predict_proba
     from distill.teachers import load_teacher
 
     t = load_teacher(str(classifier), LabelSet.from_spec("sst2"), batch_size=2)
@@ -58,7 +58,7 @@ def test_columns_follow_the_label_set_not_the_model(tmp_path, classifier):
 
     swapped = make_classifier(tmp_path / "swapped", ["positive", "negative"])
     t = load_teacher(str(swapped), LabelSet.from_spec("sst2"))
-    from distill.modeling import load_trained_student, predict_proba
+    from distill.training.modeling import load_trained_student, predict_proba
 
     model, tok = load_trained_student(swapped)
     raw = predict_proba(model, tok, TEXTS, max_length=32)  # columns: positive, negative
@@ -134,7 +134,7 @@ def test_two_stage_run_trains_and_evaluates(tmp_path, classifier, shared_data, c
     assert m["systems"]["teacher"]["kind"] == "classifier" and m["systems"]["teacher"]["size_mb"] > 1
     # the GPT's labels of the gold file instead: no size or kind borrowed from the run's classifier
     gpt = tmp_path / "gpt.jsonl"
-    from distill.data import load_texts
+    from distill.data.reader import load_texts
 
     gold = load_texts(dev, labelset=LabelSet.from_spec("sst2"), limit=24)
     gpt.write_text("".join(json.dumps({"text": t, "probs": {"negative": 0.3, "positive": 0.7}, "label": "positive",

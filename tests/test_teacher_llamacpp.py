@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distill.labelset import Label, LabelSet
-from distill.prompts import Prompt
+from distill.data.labelset import Label, LabelSet
+from distill.teachers.prompts import Prompt
 from distill.teachers import load_teacher
 
 pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (make setup-server)")

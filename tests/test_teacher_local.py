@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from distill.data import load_texts
-from distill.labelset import Label, LabelSet
-from distill.prompts import Prompt, Shot
+from distill.data.reader import load_texts
+from distill.data.labelset import Label, LabelSet
+from distill.teachers.prompts import Prompt, Shot
 from distill.teachers import load_teacher
 from distill.teachers.local import LocalTeacher
 

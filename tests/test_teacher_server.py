@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from advisor.errors import UserError
-from distill.labelset import LabelSet
+from core.errors import UserError
+from distill.data.labelset import LabelSet
 from distill.teachers import load_teacher
 from distill.teachers.server import ServerTeacher
 
@@ -142,7 +142,7 @@ def _llama_cpp_available() -> bool:
 @pytest.mark.server
 @pytest.mark.skipif(not _llama_cpp_available(), reason="llama_cpp is not importable: run `make setup-server`")
 def test_real_llama_cpp_server(shared_data, sst2, tmp_path):
-    from distill.data import load_texts
+    from distill.data.reader import load_texts
     from distill.defaults import default_teacher_gguf
 
     port = free_port()

@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from advisor.atomic import write_json, write_jsonl
-from advisor.errors import UserError
-from distill.config import DistillationConfig
-from distill.trainer import LabelledRows, prepare_rows, read_labels
-from distill.trainer_distillation import distillation_loss, teacher_log_probs_at_temperature
+from core.atomic import write_json, write_jsonl
+from core.errors import UserError
+from distill.training.config import DistillationConfig
+from distill.training.labels import LabelledRows, prepare_rows, read_labels
+from distill.training.losses import distillation_loss, teacher_log_probs_at_temperature
 
 
 # ------------------------------------------------------------------------------------------- loss
@@ -177,8 +177,8 @@ def test_read_labels_validates(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, shared_data):
     """200 SST-2 training sentences with synthetic noisy teacher probabilities."""
-    from distill.labelset import LabelSet
-    from distill.shared_data import sst2_splits, synthetic_teacher_rows
+    from distill.data.labelset import LabelSet
+    from benchmarks.shared_data import sst2_splits, synthetic_teacher_rows
 
     ls = LabelSet.from_spec("sst2")
     pool, _ = sst2_splits(shared_data, n_pool=200, seed=3)
@@ -207,7 +207,7 @@ class _CountSteps:
 def test_training_interrupted_then_resumed(tiny_run):
     from transformers import AutoModelForSequenceClassification, pipeline
 
-    from distill.trainer import train_student
+    from distill.training.train import train_student
 
     run = tiny_run / "run"
     cfg = DistillationConfig(epochs=1, max_length=32, batch_size=16, lr=1e-4, eval_fraction=0.1, seed=0)

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from advisor.errors import UserError
-from distill.labelset import LabelSet
+from core.errors import UserError
+from distill.data.labelset import LabelSet
 from distill.teachers.base import Scored, Teacher
 
 
@@ -123,7 +123,7 @@ def load_teacher(spec: str | None, labelset: LabelSet, backend: str | None = "au
     language = options.pop("language", None)
     teacher = chosen.load(resolved, labelset, **options)
     if language and language != "en" and teacher.kind != "classifier":  # the prompt's Chinese rendering
-        from distill.prompts import Prompt
+        from distill.teachers.prompts import Prompt
 
         p = teacher.prompt
         teacher.set_prompt(Prompt(labelset, p.template, shots=p.shots, language=language))

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from distill.labelset import LabelSet
-from distill.prompts import CONTENT_FREE, Calibrator, Prompt
+from core.errors import UserError
+from distill.data.labelset import LabelSet
+from distill.teachers.prompts import CONTENT_FREE, Calibrator, Prompt
 
 SOURCES = ("scored", "parsed", "abstained")
 

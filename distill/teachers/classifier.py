@@ -17,8 +17,8 @@ import json
 import os
 from pathlib import Path
 
-from advisor.errors import UserError
-from distill.labelset import LabelSet
+from core.errors import UserError
+from distill.data.labelset import LabelSet
 from distill.teachers.base import Scored, Teacher, dir_digest
 
 
@@ -50,7 +50,7 @@ class ClassifierTeacher(Teacher):
         super().__init__(labelset)
         if batch_size < 1:
             raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-        from distill.modeling import load_trained_student
+        from distill.training.modeling import load_trained_student
 
         self.path = Path(path).expanduser()
         self.model, self.tokenizer = load_trained_student(self.path)
@@ -71,7 +71,7 @@ class ClassifierTeacher(Teacher):
             f"classifier|{dir_digest(self.path)}|{self.max_length}".encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
-        from distill.modeling import layer_count
+        from distill.training.modeling import layer_count
 
         return {
             "kind": self.kind,
@@ -85,7 +85,7 @@ class ClassifierTeacher(Teacher):
         }
 
     def score(self, texts: list[str]) -> list[Scored]:
-        from distill.modeling import predict_proba
+        from distill.training.modeling import predict_proba
 
         probs = predict_proba(self.model, self.tokenizer, list(texts), max_length=self.max_length,
                               batch_size=self.batch_size)[:, self.order]

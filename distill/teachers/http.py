@@ -22,7 +22,7 @@ import threading
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from advisor.errors import UserError
+from core.errors import UserError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # a completion with top-200 logprobs is well under 1 MB

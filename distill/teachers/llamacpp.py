@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.errors import UserError, first_line
-from distill.labelset import LabelSet
-from distill.prompts import Calibrator, Prompt
+from core.errors import UserError, first_line
+from distill.data.labelset import LabelSet
+from distill.teachers.prompts import Calibrator, Prompt
 from distill.teachers.base import Scored, Teacher, file_digest, label_token_ids, shared_prefix
 
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from advisor.errors import UserError, first_line
-from advisor.offline import force_offline
-from distill.labelset import LabelSet
-from distill.prompts import Calibrator, Prompt
+from core.errors import UserError, first_line
+from core.offline import force_offline
+from distill.data.labelset import LabelSet
+from distill.teachers.prompts import Calibrator, Prompt
 from distill.teachers.base import Scored, Teacher, dir_digest, file_digest, label_token_ids
 
 DTYPES = ("auto", "float32", "bfloat16")

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from advisor.errors import UserError
+from core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _stamp_ok(t: NamedTeacher, path: Path) -> bool:
 
 
 def _write_stamp(t: NamedTeacher, path: Path) -> None:
-    from advisor.atomic import write_json
+    from core.atomic import write_json
 
     st = path.stat()
     write_json(_stamp(path), {"name": t.name, "sha256": t.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})

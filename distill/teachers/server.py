@@ -32,9 +32,9 @@ from urllib.parse import parse_qsl, urlparse
 
 import numpy as np
 
-from advisor.errors import UserError
-from distill.labelset import LabelSet
-from distill.prompts import Calibrator, Prompt
+from core.errors import UserError
+from distill.data.labelset import LabelSet
+from distill.teachers.prompts import Calibrator, Prompt
 from distill.teachers.base import Scored, Teacher, parsed_or_abstained, uniform
 from distill.teachers.http import DEFAULT_MAX_BODY, RETRY_STATUS, HttpCaller, redact_url  # noqa: F401 (RETRY_STATUS re-exported)
 

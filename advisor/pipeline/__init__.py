@@ -1,0 +1,1 @@
+"""``advisor distill run``: every stage from one config file, resumable, into one run directory."""

@@ -1,0 +1,1 @@
+"""Reading labelled and unlabelled texts (``reader``) and label sets with their presets (``labelset``)."""

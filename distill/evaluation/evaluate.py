@@ -1,0 +1,357 @@
+"""Three-way evaluation on a gold set: student vs teacher vs a cheap peer (TF-IDF + logistic
+regression trained on the same teacher labels), written as RUN_DIR/metrics.json + report.md + PNGs.
+
+The teacher's predictions on the gold texts come from (in this order):
+  1. ``teacher_labels``: a labels.jsonl made by ``advisor distill label`` on the gold file (it may
+     carry ``gold``); rows are matched to the gold texts by text;
+  2. the cache RUN_DIR/gold_teacher/<key>.jsonl of an earlier evaluate run (key = gold file hash +
+     teacher.json hash);
+  3. the teacher recorded in RUN_DIR/teacher.json, rebuilt with ``distill.teachers.load_teacher``
+     and re-run on the gold texts (same model, prompt, shots and calibration as the training labels).
+Without any of them the report has no teacher column (retention/agreement are then n/a).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.atomic import write_json, write_jsonl, write_text
+from core.errors import UserError
+from distill.evaluation.metrics import agreement, classification_metrics
+
+TFIDF_PARAMS = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "max_features": 200_000}
+LR_PARAMS = {"C": 10.0, "max_iter": 2000}
+
+
+
+def _required(path: Path):
+    """A run file the evaluation needs: a one-line error when missing or damaged."""
+    from core.yamlfile import read_json
+
+    return read_json(path, "run file")
+
+
+def _optional(path: Path):
+    """A run file that adds detail: None when missing; damaged -> reported and ignored."""
+    from core.rundir import read_state
+
+    data = read_state(path, "run file")
+    return data if isinstance(data, dict) else None
+
+def load_run_labelset(run_dir: Path):
+    from distill.data.labelset import LabelSet
+
+    for p in (run_dir / "labelset.json", run_dir / "student" / "labelset.json"):
+        if p.is_file():
+            return LabelSet.from_dict(_required(p), source=str(p))
+    cfg = run_dir / "student" / "config.json"
+    if cfg.is_file():
+        id2label = _required(cfg).get("id2label") or {}
+        names = [id2label[k] for k in sorted(id2label, key=int)]
+        if len(names) >= 2:
+            return LabelSet.from_spec(",".join(names))
+    raise UserError(f"{run_dir} has no labelset.json and no trained student; is it a run directory?")
+
+
+def tfidf_peer(train_texts: list[str], train_labels: list[int], k: int, seed: int = 0):
+    """TF-IDF (word 1-2 grams) + multinomial logistic regression, fitted on the teacher's labels."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    pipe = make_pipeline(TfidfVectorizer(**TFIDF_PARAMS), LogisticRegression(random_state=seed, **LR_PARAMS))
+    pipe.fit(train_texts, train_labels)
+    return pipe
+
+
+def _peer_proba(pipe, texts: list[str], k: int) -> np.ndarray:
+    p = pipe.predict_proba(texts)
+    out = np.zeros((len(texts), k))
+    out[:, pipe.classes_] = p  # classes the teacher never predicted get probability 0
+    return out
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for b in iter(lambda: fh.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+def _teacher_from_labels_file(path: Path, texts: list[str], names: list[str]) -> tuple[np.ndarray, list]:
+    """(probs, preds) for ``texts`` from a teacher labels.jsonl (matched by text)."""
+    if not path.is_file():
+        raise UserError(f"teacher labels file {path} not found")
+    by_text: dict[str, tuple[np.ndarray, str | None]] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            p = row["probs"]
+            if set(p) != set(names):
+                raise UserError(f"{path.name}: line {lineno} has labels ({', '.join(p)}) that do not match "
+                                f"the run's label set ({', '.join(names)})")
+            vec = np.array([float(p[n]) for n in names])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            raise UserError(f"{path.name}: line {lineno} is not a teacher label row") from None
+        label = None if row.get("source") == "abstained" else row.get("label")
+        by_text[" ".join(str(row.get("text", "")).split())] = (vec / max(vec.sum(), 1e-12), label)
+    probs, preds, missing = [], [], 0
+    for t in texts:
+        hit = by_text.get(" ".join(t.split()))
+        if hit is None:
+            missing += 1
+            continue
+        probs.append(hit[0])
+        preds.append(hit[1])
+    if missing:
+        raise UserError(f"teacher labels file {path} lacks {missing} of the {len(texts)} gold texts; "
+                        f"label the gold file itself with `advisor distill label`")
+    return np.stack(probs), preds
+
+
+def _teacher_json(run_dir: Path) -> Path | None:
+    """RUN_DIR/teacher.json, else the one beside the labels file the student was trained on."""
+    if (run_dir / "teacher.json").is_file():
+        return run_dir / "teacher.json"
+    tj = run_dir / "train.json"
+    if tj.is_file():
+        lf = (_optional(tj) or {}).get("labels_file")
+        if lf and (Path(lf).parent / "teacher.json").is_file():
+            return Path(lf).parent / "teacher.json"
+    return None
+
+
+def teacher_from_run(run_dir: Path, labelset):
+    """Rebuild the run's teacher from RUN_DIR/teacher.json with the contract API
+    ``distill.teachers.load_teacher(spec, labelset, **options)``: same model, prompt template,
+    shots and fitted calibration as the labels the student learned from. None if impossible."""
+    info_path = _teacher_json(run_dir)
+    if info_path is None:
+        return None
+    meta = _required(info_path)
+    t = meta.get("teacher") or {}
+    prompt = meta.get("prompt") or {}
+    from distill.teachers.prompts import Calibrator, Shot
+    from distill.teachers import load_teacher
+
+    options: dict = {"template": meta.get("template") or prompt.get("template"),
+                     "shots": tuple(Shot(str(a), str(b)) for a, b in prompt.get("shots") or ()),
+                     "language": prompt.get("language")}
+    if t.get("kind") == "classifier":  # a trained student (two-stage distillation)
+        spec = t.get("model")
+        options = {"batch_size": int(t.get("batch_size") or 64)}
+        if not spec or not Path(spec).exists():
+            return None
+    elif t.get("kind") == "local":
+        spec = t.get("model")
+        options.update(dtype=t.get("dtype") or "auto", batch_size=int(t.get("batch_size") or 16),
+                       trust_remote_code=bool(t.get("trust_remote_code")))
+        if not spec or not Path(spec).exists():
+            return None
+    elif t.get("kind") == "llama-cpp":
+        spec = t.get("model")
+        options.update(backend="llama-cpp", batch_size=int(t.get("batch_size") or 8))
+        if not spec or not Path(spec).exists():
+            return None
+    elif t.get("base_url"):
+        spec = t["base_url"]
+        if "***" in spec:  # the URL's credentials were redacted when teacher.json was written
+            raise UserError(f"the teacher URL in {info_path} had credentials, which are never stored; pass "
+                            f"--teacher-labels (the teacher's labels of the gold file) or give the server key "
+                            f"through ${t.get('api_key_env') or 'OPENAI_API_KEY'} instead of the URL")
+        options.update({k: t[k] for k in ("server_model", "api_key_env", "concurrency", "timeout", "max_retries")
+                        if t.get(k) is not None})
+    else:
+        return None
+    teacher = load_teacher(spec, labelset, **options)
+    cal = meta.get("calibration") or {}
+    if cal.get("method") and cal.get("method") != "none" and cal.get("reference") is not None:
+        teacher.calibrator = Calibrator(cal["method"], np.asarray(cal["reference"], dtype=np.float64),
+                                        list(cal.get("inputs") or []))
+    if teacher.fingerprint != meta.get("fingerprint"):
+        raise UserError(f"the teacher in {info_path} changed since labelling (fingerprint "
+                        f"{meta.get('fingerprint')} -> {teacher.fingerprint}); pass --teacher-labels")
+    return teacher
+
+
+def _run_teacher(run_dir: Path, labelset, texts: list[str], progress: bool, chunk: int = 64):
+    """(probs, preds, seconds) of the run's teacher on ``texts``, or None without teacher.json."""
+    from tqdm.auto import tqdm
+
+    teacher = teacher_from_run(run_dir, labelset)
+    if teacher is None:
+        return None
+    names = labelset.names
+    t0 = time.perf_counter()
+    parts = []
+    try:
+        for i in tqdm(range(0, len(texts), chunk), desc="teacher on gold", unit="batch", disable=not progress):
+            scored = teacher.score(texts[i:i + chunk])
+            for r in scored:
+                p = np.asarray(r.probs, dtype=np.float64)
+                if r.source == "scored":
+                    p = teacher.calibrator.apply(p)
+                parts.append((p, None if r.source == "abstained" else names[int(np.argmax(p))]))
+    finally:
+        teacher.close()
+    dt = time.perf_counter() - t0
+    return np.stack([p for p, _ in parts]), [lab for _, lab in parts], dt
+
+
+def _dir_size_mb(path: Path, suffixes=(".safetensors", ".bin", ".onnx", ".gguf")) -> float:
+    if path.is_file():
+        return path.stat().st_size / 1e6
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file() and f.suffix in suffixes) / 1e6
+
+
+def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_column: str | None = None,
+                 label_column: str | None = None, teacher_labels: str | os.PathLike | None = None,
+                 progress: bool = True, batch_size: int = 64, limit: int | None = None) -> dict:
+    from distill.data.reader import load_texts
+    from distill.training.modeling import load_trained_student, predict_proba
+    from distill.evaluation.plots import plot_bars, plot_confusion
+    from distill.evaluation.report import build_model_card, build_report
+    from distill.training.labels import read_labels
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run directory {run_dir} not found")
+    student_dir = run_dir / "student"
+    if not (student_dir / "config.json").is_file():
+        raise UserError(f"{run_dir} has no trained student (run `advisor distill train --out {run_dir}` first)")
+    ls = load_run_labelset(run_dir)
+    names = ls.names
+    gold_path = Path(gold)
+    ds = load_texts(gold_path, text_column=text_column, label_column=label_column, labelset=ls, limit=limit)
+    if ds.gold is None:
+        raise UserError(f"gold file {gold_path} has no gold label column; pass --label-column")
+    texts, y = ds.texts, ds.gold
+
+    systems: dict[str, dict] = {}
+    preds: dict[str, list] = {}
+    probs_all: dict[str, np.ndarray] = {}
+
+    # student
+    model, tok = load_trained_student(student_dir)
+    model_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    if model_names != names:
+        raise UserError(f"the student's labels ({', '.join(model_names)}) differ from the run's label set "
+                        f"({', '.join(names)})")
+    max_len = int(min(getattr(tok, "model_max_length", 128) or 128, 512))
+    t0 = time.perf_counter()
+    p_s = predict_proba(model, tok, texts, max_length=max_len, batch_size=batch_size, progress=progress,
+                        desc="student on gold")
+    dt_s = time.perf_counter() - t0
+    preds["student"] = [names[i] for i in p_s.argmax(1)]
+    probs_all["student"] = p_s
+    systems["student"] = {"texts_per_second": len(texts) / max(dt_s, 1e-9),
+                          "size_mb": _dir_size_mb(student_dir),
+                          "parameters": int(sum(p.numel() for p in model.parameters()))}
+
+    # teacher
+    teacher_source = None
+    teacher_json = _teacher_json(run_dir) or run_dir / "teacher.json"
+    key = hashlib.sha256((_sha256_file(gold_path) if gold_path.is_file() else str(gold_path)).encode()
+                         + (teacher_json.read_bytes() if teacher_json.is_file() else b"")
+                         + json.dumps([text_column, label_column, limit]).encode()).hexdigest()[:16]
+    cache = run_dir / "gold_teacher" / f"{key}.jsonl"
+    t_info: dict = {}
+    if teacher_labels is not None:
+        p_t, pr_t = _teacher_from_labels_file(Path(teacher_labels), texts, names)
+        teacher_source = f"labels file {teacher_labels}"
+    elif cache.is_file():
+        p_t, pr_t = _teacher_from_labels_file(cache, texts, names)
+        meta = _optional(cache.with_suffix(".json")) or {}
+        t_info["texts_per_second"] = meta.get("texts_per_second")
+        teacher_source = f"cached teacher predictions {cache.name}"
+    else:
+        res = _run_teacher(run_dir, ls, texts, progress)
+        if res is not None:
+            p_t, pr_t, dt_t = res
+            t_info["texts_per_second"] = len(texts) / max(dt_t, 1e-9)
+            teacher_source = "teacher re-run from teacher.json"
+            write_jsonl(cache, ({"text": t, "probs": dict(zip(names, map(float, p))), "label": lab,
+                                 "source": "scored" if lab is not None else "abstained"}
+                                for t, p, lab in zip(texts, p_t, pr_t)))
+            write_json(cache.with_suffix(".json"), {"gold_file": str(gold_path), "n": len(texts),
+                                                    "texts_per_second": t_info["texts_per_second"]})
+        else:
+            p_t = pr_t = None
+    if p_t is not None:
+        preds["teacher"] = pr_t
+        probs_all["teacher"] = p_t
+        # size and kind describe the run's own teacher: not known for a --teacher-labels file
+        # (in two-stage distillation that file is the GPT's, the run's teacher a classifier)
+        tinfo = (_optional(teacher_json) or {}) if teacher_labels is None else {}
+        size = None
+        inner = tinfo.get("teacher") if isinstance(tinfo.get("teacher"), dict) else {}
+        for k in ("model", "model_path", "path"):
+            v = inner.get(k) or tinfo.get(k)
+            if isinstance(v, str) and Path(v).exists():
+                size = _dir_size_mb(Path(v))
+                break
+        systems["teacher"] = {"texts_per_second": t_info.get("texts_per_second"), "size_mb": size,
+                              "kind": inner.get("kind")}
+
+    # cheap peer on the same teacher labels the student was trained on
+    train_info = _optional(run_dir / "train.json") or {}
+    labels_file = Path(train_info.get("labels_file") or run_dir / "labels.jsonl")
+    rows = read_labels(labels_file, labelset=ls) if labels_file.is_file() else None
+    # a classifier needs two classes: a teacher that gave every text the same label leaves no peer
+    if rows is not None and len({x for x in rows.teacher if x is not None}) >= 2:
+        t0 = time.perf_counter()
+        pipe = tfidf_peer(rows.texts, rows.teacher, len(names), seed=0)
+        fit_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        p_p = _peer_proba(pipe, texts, len(names))
+        dt_p = time.perf_counter() - t0
+        preds["tfidf_lr"] = [names[i] for i in p_p.argmax(1)]
+        probs_all["tfidf_lr"] = p_p
+        systems["tfidf_lr"] = {"texts_per_second": len(texts) / max(dt_p, 1e-9),
+                               "size_mb": len(pickle.dumps(pipe)) / 1e6, "fit_seconds": fit_s,
+                               "trained_on": int(len(rows.texts))}
+
+    # metrics
+    figures = []
+    teacher_acc = None
+    for name in ("teacher", "student", "tfidf_lr"):
+        if name not in preds:
+            continue
+        m = classification_metrics(y, preds[name], names, probs=probs_all[name])
+        systems[name] = {**m, **systems[name]}
+        if name == "teacher":
+            teacher_acc = m["accuracy"]
+    for name in systems:
+        if "teacher" in preds:
+            systems[name]["agreement_with_teacher"] = agreement(preds[name], preds["teacher"])
+            systems[name]["retention"] = (systems[name]["accuracy"] / teacher_acc) if teacher_acc else None
+        fig = f"confusion_{name}.png"
+        plot_confusion(systems[name]["confusion"], names, run_dir / fig, f"{name} on gold (n={len(y)})")
+        figures.append(fig)
+    order = [s for s in ("teacher", "student", "tfidf_lr") if s in systems]
+    systems = {s: systems[s] for s in order}
+    plot_bars({s: systems[s]["accuracy"] for s in order}, run_dir / "accuracy.png", "accuracy on gold", "accuracy")
+    figures.insert(0, "accuracy.png")
+    ev = {
+        "run_dir": str(run_dir), "gold_file": str(gold_path), "n": len(y), "labels": names,
+        "gold_distribution": {n: int(sum(1 for g in y if g == n)) for n in names},
+        "teacher_source": teacher_source, "systems": systems, "figures": figures,
+        "peer": {"tfidf": {k: list(v) if isinstance(v, tuple) else v for k, v in TFIDF_PARAMS.items()},
+                 "logistic_regression": LR_PARAMS},
+    }
+    write_json(run_dir / "metrics.json", ev)
+    write_text(run_dir / "report.md", build_report(ev))
+    teacher_info = _optional(teacher_json)
+    if train_info:
+        write_text(student_dir / "README.md", build_model_card(train_info, teacher_info, ev))
+    return ev

@@ -1,0 +1,1 @@
+"""The teacher labels a pool: prompt selection, the quality gate, the answer cache and the teacher report."""

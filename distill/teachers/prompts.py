@@ -1,0 +1,361 @@
+"""Prompt templates, k-shot examples and calibration for a classifying teacher.
+
+A :class:`Prompt` turns a text into the model input that ends right before the label word; the
+teacher then scores each label's verbalizer as the continuation. Two styles:
+
+* ``completion``: plain text, e.g. ``"Review: <text>\\nSentiment:"`` and the label is scored as
+  ``" positive"`` (leading space);
+* ``chat``: a list of chat messages; the label is scored as the first words of the assistant turn.
+
+Every prompt splits into a *shared prefix* (instructions + k-shot examples, identical for every
+text; local teachers run it once and reuse its KV cache) and a per-text *suffix*.
+
+Calibration (Zhao et al. 2021, "Calibrate Before Use"): the probabilities the teacher gives to
+content-free inputs (``"N/A"``, ``""``, ``"[MASK]"``) -- or the mean over the unlabelled pool --
+are divided out: ``p_cal ∝ p / p_ref``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import UserError
+from distill.data.labelset import LabelSet
+
+CONTENT_FREE = ("N/A", "", "[MASK]")
+CALIBRATIONS = ("none", "content-free", "pool-mean")
+
+# name -> (style, description). The texts are built in Prompt._render_*.
+TEMPLATES: dict[str, tuple[str, str]] = {
+    "field": ("completion", "'<Input>: text\\n<Output>:' -- e.g. 'Review: ...\\nSentiment:'"),
+    "instruct": ("completion", "one instruction line listing the labels, then 'Input: text\\nOutput:'"),
+    "described": ("completion", "instruction with each label's description, then 'Input: text\\nOutput:'"),
+    "question": ("completion", "'Input: text\\nQuestion: is it a, b or c?\\nAnswer:'"),
+    "chat": ("chat", "chat messages: system instruction, user text, assistant answers with the label"),
+    "chat-described": ("chat", "as chat, with the label descriptions in the system message"),
+    "options": ("completion", "the labels as lettered options A, B, C... with their descriptions; scores the letter"),
+    "chat-options": ("chat", "as options, in chat messages; the assistant answers with the letter"),
+}
+DEFAULT_TEMPLATE = "field"
+LANGUAGES = ("auto", "en", "zh")
+OPTION_CODES = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # single tokens in the usual BPE vocabularies
+
+# The Chinese rendering of every template (``language="zh"``): field names, instructions and the
+# answer cue in Chinese; no space before the answer (Chinese text has none).
+_ZH = {"input": "文本", "output": "类别", "task": "文本的类别", "answer": "答案", "question": "问题"}
+
+
+def detect_language(texts, sample: int = 200) -> str:
+    """"zh" when at least 30% of the letters in a sample of the texts are CJK ideographs, else "en"."""
+    cjk = other = 0
+    for t in list(texts)[:sample]:
+        for ch in str(t):
+            if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf":
+                cjk += 1
+            elif ch.isalpha():
+                other += 1
+    return "zh" if cjk and cjk >= 0.3 * (cjk + other) else "en"
+
+
+@dataclass(frozen=True)
+class Shot:
+    text: str
+    label: str
+
+
+@dataclass
+class Prompt:
+    labelset: LabelSet
+    template: str = DEFAULT_TEMPLATE
+    shots: tuple[Shot, ...] = ()
+    max_chars: int = 2000  # texts are cut to this many characters (with "...")
+    language: str = "en"  # en | zh (the Chinese rendering); "auto" is resolved from the data by the caller
+
+    def __post_init__(self) -> None:
+        if self.template not in TEMPLATES:
+            raise UserError(f"unknown prompt template {self.template!r}; choose from {', '.join(TEMPLATES)}")
+        if self.language not in ("en", "zh"):
+            raise UserError(f"unknown prompt language {self.language!r}; choose from en, zh")
+        hints = dict(self.labelset.prompt or {})
+        if self.language == "zh":
+            self.input_name = hints.get("input_zh", _ZH["input"])
+            self.output_name = hints.get("output_zh", _ZH["output"])
+        else:
+            self.input_name = hints.get("input", "Text")
+            self.output_name = hints.get("output", "Label")
+        self.shots = tuple(self.shots)
+
+    @property
+    def zh(self) -> bool:
+        return self.language == "zh"
+
+    @property
+    def uses_codes(self) -> bool:
+        """options templates answer with a letter (up to 26 labels; beyond, with the label word)."""
+        return self.template in ("options", "chat-options") and len(self.labelset) <= len(OPTION_CODES)
+
+    def answers(self) -> list[str]:
+        """What the teacher answers for each label: its letter (options templates) or its word."""
+        if self.uses_codes:
+            return list(OPTION_CODES[: len(self.labelset)])
+        return [w.strip() for w in self.labelset.words]
+
+    # ------------------------------------------------------------------------ properties
+    @property
+    def style(self) -> str:
+        return TEMPLATES[self.template][0]
+
+    @property
+    def is_chat(self) -> bool:
+        return self.style == "chat"
+
+    def label_continuations(self) -> list[str]:
+        """What follows the prompt for each label: ' word' (completion), 'word' (chat, or Chinese)."""
+        if self.is_chat or self.zh:
+            return self.answers()
+        return [" " + a for a in self.answers()]
+
+    def _options(self, sep: str = ", ", last: str = " or ") -> str:
+        words = [w.strip() for w in self.labelset.words]
+        if self.zh:
+            sep, last = "、", "或"
+        return sep.join(words[:-1]) + last + words[-1]
+
+    def _option_list(self) -> str:
+        """One line per label: 'A. word: description' (or '- word: description' past 26 labels)."""
+        lines = []
+        codes = self.answers() if self.uses_codes else None
+        colon = "：" if self.zh else ": "
+        for i, lab in enumerate(self.labelset.labels):
+            head = f"{codes[i]}. " if codes else "- "
+            d = f"{colon}{lab.description}" if lab.description else ""
+            lines.append(f"{head}{lab.word.strip()}{d}")
+        return "\n".join(lines)
+
+    def _answer_rule(self) -> str:
+        if self.zh:
+            return "只回答选项的字母。" if self.uses_codes else "只回答一个类别。"
+        return "Answer with the option's letter." if self.uses_codes else "Answer with one of the options."
+
+    def _clip(self, text: str) -> str:
+        text = " ".join(str(text).split())
+        return text if len(text) <= self.max_chars else text[: self.max_chars] + "..."
+
+    def _task(self) -> str:
+        if self.zh:
+            return (self.labelset.prompt or {}).get("task_zh") or _ZH["task"]
+        return self.labelset.task or f"the {self.output_name.lower()} of the {self.input_name.lower()}"
+
+    def _descriptions(self) -> str:
+        lines = []
+        for lab in self.labelset.labels:
+            d = (f"：{lab.description}" if self.zh else f": {lab.description}") if lab.description else ""
+            lines.append(f"- {lab.word.strip()}{d}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------------ completion style
+    def _instructions(self) -> str:
+        t = self.template
+        if t in ("field", "question"):
+            return ""
+        if self.zh:
+            if t == "instruct":
+                return f"请判断{self._task()}：{self._options()}。\n\n"
+            if t == "described":
+                return f"请判断{self._task()}。类别：\n{self._descriptions()}\n\n"
+            if t == "options":
+                return f"请判断{self._task()}。选项：\n{self._option_list()}\n{self._answer_rule()}\n\n"
+            raise AssertionError(t)
+        if t == "options":
+            return f"Classify {self._task()}. Options:\n{self._option_list()}\n{self._answer_rule()}\n\n"
+        if t == "instruct":
+            return f"Classify {self._task()} as {self._options()}.\n\n"
+        if t == "described":
+            return f"Classify {self._task()}. The labels are:\n{self._descriptions()}\n\n"
+        if t == "question":
+            return ""
+        raise AssertionError(t)
+
+    def _block(self, text: str) -> str:
+        """One example block without the answer (ends right before the label word)."""
+        if self.zh:
+            if self.template == "question":
+                return f"{self.input_name}：{self._clip(text)}\n{_ZH['question']}：{self._task()}是{self._options()}？\n{_ZH['answer']}："
+            if self.template == "options":
+                return f"{self.input_name}：{self._clip(text)}\n{_ZH['answer']}："
+            return f"{self.input_name}：{self._clip(text)}\n{self.output_name}："
+        if self.template == "question":
+            return f"{self.input_name}: {self._clip(text)}\nQuestion: What is {self._task()}: {self._options()}?\nAnswer:"
+        if self.template == "options":
+            return f"{self.input_name}: {self._clip(text)}\nAnswer:"
+        return f"{self.input_name}: {self._clip(text)}\n{self.output_name}:"
+
+    def prefix(self) -> str:
+        """The shared part of every completion prompt (instructions + k-shot examples)."""
+        if self.is_chat:
+            raise ValueError("chat prompts have no text prefix; use messages()")
+        out = self._instructions()
+        answers = dict(zip(self.labelset.names, self.answers()))
+        sep = "" if self.zh else " "
+        for s in self.shots:
+            out += self._block(s.text) + sep + answers[s.label] + "\n\n"
+        return out
+
+    def suffix(self, text: str) -> str:
+        return self._block(text)
+
+    def render(self, text: str) -> str:
+        """The whole completion prompt for one text (ends right before ' <label>')."""
+        return self.prefix() + self.suffix(text)
+
+    # ------------------------------------------------------------------------ chat style
+    def _system(self) -> str:
+        if self.template == "chat-options":
+            if self.zh:
+                return f"你是一个文本分类器。请判断{self._task()}。选项：\n{self._option_list()}\n{self._answer_rule()}"
+            return f"You are a text classifier. Decide {self._task()}. Options:\n{self._option_list()}\n{self._answer_rule()}"
+        if self.zh:
+            msg = f"你是一个文本分类器。请判断{self._task()}。只用一个词回答：{self._options()}。"
+            if self.template == "chat-described":
+                msg += "\n类别：\n" + self._descriptions()
+            return msg
+        msg = f"You are a text classifier. Decide {self._task()}. Answer with exactly one word: {self._options()}."
+        if self.template == "chat-described":
+            msg += "\nThe labels:\n" + self._descriptions()
+        return msg
+
+    def _user(self, text: str) -> str:
+        if self.template == "chat-options":
+            sep = "：" if self.zh else ": "
+            return f"{self.input_name}{sep}{self._clip(text)}\n\n{self._answer_rule()}"
+        if self.zh:
+            return f"{self.input_name}：{self._clip(text)}\n\n只用一个词回答：{self._options()}。"
+        return f"{self.input_name}: {self._clip(text)}\n\nAnswer with one word: {self._options()}."
+
+    def messages(self, text: str) -> list[dict]:
+        if not self.is_chat:
+            return [{"role": "user", "content": self.render(text)}]
+        words = dict(zip(self.labelset.names, self.answers()))
+        msgs = [{"role": "system", "content": self._system()}]
+        for s in self.shots:
+            msgs.append({"role": "user", "content": self._user(s.text)})
+            msgs.append({"role": "assistant", "content": words[s.label]})
+        msgs.append({"role": "user", "content": self._user(text)})
+        return msgs
+
+    # ------------------------------------------------------------------------ identity
+    def to_dict(self) -> dict:
+        return {
+            "template": self.template,
+            "style": self.style,
+            "input_name": self.input_name,
+            "output_name": self.output_name,
+            "labels": self.labelset.names,
+            "continuations": self.label_continuations(),
+            "task": self._task(),
+            "descriptions": [lab.description for lab in self.labelset.labels],
+            "shots": [[s.text, s.label] for s in self.shots],
+            "max_chars": self.max_chars,
+            **({"language": self.language} if self.language != "en" else {}),
+        }
+
+    def example(self, text: str = "<text>") -> str:
+        """A human-readable rendering (for logs and teacher.json)."""
+        if self.is_chat:
+            return "\n".join(f"[{m['role']}] {m['content']}" for m in self.messages(text)) + "\n[assistant] <label>"
+        return self.render(text) + " <label>"
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- k-shot examples
+def select_shots(texts: list[str], labels: list[str], labelset: LabelSet, k: int, seed: int = 0,
+                 exclude: set[str] | None = None, max_chars: int = 300) -> tuple[Shot, ...]:
+    """``k`` labelled examples, balanced per class (round-robin), shuffled with ``seed``.
+
+    Short examples are preferred (they keep the shared prefix small): each class's candidates
+    are drawn at random from its texts of at most ``max_chars`` characters.
+    """
+    if k <= 0:
+        return ()
+    exclude = exclude or set()
+    rng = random.Random(seed)
+    by_class: dict[str, list[str]] = {n: [] for n in labelset.names}
+    for t, lab in zip(texts, labels):
+        if t in exclude:
+            continue
+        by_class[labelset.normalize(lab)].append(t)
+    for name, pool in by_class.items():
+        short = [t for t in pool if len(t) <= max_chars] or pool
+        rng.shuffle(short)
+        by_class[name] = short
+    present = [n for n in labelset.names if by_class[n]]
+    if not present:
+        raise UserError("the shots file has no usable labelled examples")
+    shots: list[Shot] = []
+    i = 0
+    while len(shots) < k and any(by_class[n] for n in present):
+        name = present[i % len(present)]
+        if by_class[name]:
+            shots.append(Shot(by_class[name].pop(), name))
+        i += 1
+    rng.shuffle(shots)
+    return tuple(shots)
+
+
+def load_shots(path, labelset: LabelSet, k: int, seed: int = 0, text_column=None, label_column=None,
+               exclude: set[str] | None = None) -> tuple[Shot, ...]:
+    """k balanced shots from a labelled file (any format ``distill.data.reader.load_texts`` reads)."""
+    from distill.data.reader import load_texts
+
+    ds = load_texts(path, text_column=text_column, label_column=label_column, labelset=labelset)
+    if ds.gold is None:
+        raise UserError(f"shots file {path} has no label column (pass --label-column or use a 'label' column)")
+    return select_shots(ds.texts, ds.gold, labelset, k, seed=seed, exclude=exclude)
+
+
+# ---------------------------------------------------------------------------- calibration
+@dataclass
+class Calibrator:
+    """``p_cal ∝ p / ref``; ``ref`` from content-free inputs or the pool mean (None: identity)."""
+
+    method: str = "none"
+    ref: np.ndarray | None = None
+    inputs: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.method not in CALIBRATIONS:
+            raise UserError(f"unknown calibration {self.method!r}; choose from {', '.join(CALIBRATIONS)}")
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        probs = np.asarray(probs, dtype=np.float64)
+        if self.method == "none" or self.ref is None:
+            return probs
+        w = probs / np.clip(self.ref, 1e-12, None)
+        s = w.sum(axis=-1, keepdims=True)
+        return np.where(s > 0, w / np.where(s > 0, s, 1), probs)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "reference": None if self.ref is None else [float(x) for x in self.ref],
+                "inputs": list(self.inputs)}
+
+    @classmethod
+    def content_free(cls, score_fn, inputs=CONTENT_FREE) -> "Calibrator":
+        """``score_fn(texts) -> (n, k) raw probabilities``; the reference is their mean."""
+        p = np.asarray(score_fn(list(inputs)), dtype=np.float64)
+        ref = p.mean(axis=0)
+        return cls("content-free", ref / ref.sum(), list(inputs))
+
+    @classmethod
+    def pool_mean(cls, probs: np.ndarray) -> "Calibrator":
+        p = np.asarray(probs, dtype=np.float64)
+        ref = p.mean(axis=0)
+        return cls("pool-mean", ref / ref.sum(), [f"<mean of {len(p)} pool texts>"])

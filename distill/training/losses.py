@@ -1,0 +1,53 @@
+"""The knowledge-distillation loss (the teacher's soft targets mixed with the hard label).
+
+    loss_i = alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * CE(student, hard_i)
+    loss   = sum_i w_i * loss_i / sum_i w_i
+
+teacher_T: the stored teacher probabilities are at T=1, so teacher_T = softmax(log p / T)
+(log-probs divided by T, renormalised). student_T = softmax(z / T). The T^2 factor keeps the soft
+term's gradient scale independent of T (Hinton et al. 2015). w_i are the per-example weights
+(teacher confidence x class-balance weight, computed when the data set is built).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+_EPS = 1e-8
+
+
+def teacher_log_probs_at_temperature(teacher_probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log softmax(log p / T): the T=1 teacher distribution re-tempered to T (zeros clamped to 1e-8)."""
+    logp = torch.log(teacher_probs.clamp_min(_EPS))
+    return F.log_softmax(logp / temperature, dim=-1)
+
+
+def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, hard_labels: torch.Tensor,
+                      weights: torch.Tensor | None = None, temperature: float = 2.0, alpha: float = 0.5,
+                      class_weights: torch.Tensor | None = None, reduction: str = "mean"):
+    """Per-batch distillation loss. Returns ``(loss, parts)`` with the weighted ``kl`` and ``ce`` means.
+
+    ``reduction="none"`` returns the per-example (unweighted) loss vector instead of the mean.
+    ``class_weights`` (k,) optionally multiplies each example's weight by ``class_weights[hard]``.
+    """
+    logits = student_logits.float()
+    n = logits.shape[0]
+    w = torch.ones(n, device=logits.device) if weights is None else weights.to(logits.device).float()
+    if class_weights is not None:
+        w = w * class_weights.to(logits.device).float()[hard_labels]
+    ce = F.cross_entropy(logits, hard_labels, reduction="none")
+    if alpha > 0:
+        t_log = teacher_log_probs_at_temperature(teacher_probs.to(logits.device).float(), temperature)
+        s_log = F.log_softmax(logits / temperature, dim=-1)
+        kl = F.kl_div(s_log, t_log, reduction="none", log_target=True).sum(-1) * temperature**2
+    else:
+        kl = torch.zeros_like(ce)
+    per_example = alpha * kl + (1.0 - alpha) * ce
+    if reduction == "none":
+        return per_example, {"kl": kl, "ce": ce}
+    denom = w.sum().clamp_min(_EPS)
+    loss = (w * per_example).sum() / denom
+    parts = {"kl": (w * kl).sum().detach() / denom, "ce": (w * ce).sum().detach() / denom}
+    return loss, parts

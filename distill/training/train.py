@@ -1,0 +1,291 @@
+"""The job behind ``advisor distill train``: read labels.jsonl, build the training and held-out
+data, checkpoint to RUN_DIR/checkpoints (resumable), early-stop, save RUN_DIR/student and
+RUN_DIR/train.json. No hand-written loop, so ``torchrun`` / ``accelerate launch`` run the same
+code on several processes or GPUs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import UserError
+from core.offline import force_offline
+from distill.training.config import DistillationConfig
+from distill.training.labels import Collator, EncodedDataset, _encode, prepare_rows, read_labels
+from distill.training.processes import barrier as _barrier
+from distill.training.processes import is_main as _is_main
+from distill.training.processes import warn as _warn
+from distill.training.processes import world_size as _world_size
+from distill.training.trainer import (FiniteLossCallback, StopAfterStepsCallback, StudentTrainer,
+                                      check_finite_model, compute_accuracy)
+
+force_offline()
+
+import torch  # noqa: E402
+
+CHECKPOINTS = "checkpoints"
+STUDENT = "student"
+RUN_META = "run.json"
+
+
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was written to the end, or None.
+
+    A run killed while saving leaves a ``checkpoint-N`` without ``trainer_state.json`` (the Trainer
+    writes it last); such a directory cannot be resumed, so it is removed (main process only) and
+    the one before it is used."""
+    found = []
+    for d in ckpt_dir.glob("checkpoint-*"):
+        step = d.name.rsplit("-", 1)[-1]
+        if d.is_dir() and step.isdigit():
+            found.append((int(step), d))
+    for _, d in sorted(found, reverse=True):
+        if (d / "trainer_state.json").is_file() and any((d / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
+            if _readable_json(d / "trainer_state.json"):
+                return str(d)
+            if _is_main():
+                _warn(f"{d / 'trainer_state.json'} is damaged (not JSON); ignoring this checkpoint, its steps are redone")
+                shutil.rmtree(d, ignore_errors=True)
+            continue
+        if _is_main():
+            _warn(f"{d} was not written to the end (interrupted while saving); ignoring it")
+            shutil.rmtree(d, ignore_errors=True)
+    return None
+
+
+def train_student(*args, **kwargs) -> dict:
+    """Train the student (see :func:`_train_student`) holding the run directory's lock."""
+    import contextlib
+
+    from core.rundir import run_lock
+
+    out = kwargs["out"] if "out" in kwargs else args[1]
+    lock = run_lock(out, "advisor distill train") if _is_main() else contextlib.nullcontext()
+    with lock:
+        return _train_student(*args, **kwargs)
+
+
+def _train_student(
+    labels: str | os.PathLike,
+    out: str | os.PathLike,
+    config: DistillationConfig | None = None,
+    student: str | os.PathLike | None = None,
+    gold_dev: str | os.PathLike | None = None,
+    gold_text_column: str | None = None,
+    gold_label_column: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    labelset=None,
+    stop_after_steps: int | None = None,
+    callbacks: list | None = None,
+) -> dict:
+    """Train the student; returns the summary also written to RUN_DIR/train.json.
+
+    ``stop_after_steps`` ends training early (checkpoint kept, no student saved) to simulate an
+    interruption; the next call with ``resume=True`` continues from the last checkpoint.
+    """
+    from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
+
+    from core.atomic import write_json
+    from distill.training.modeling import load_student, save_student
+    from distill.evaluation.report import build_model_card
+    from distill.training.trainer_distillation import DistillationTrainer
+
+    config = (config or DistillationConfig()).validate()
+    out = Path(out)
+    rows = read_labels(labels, labelset=labelset)
+    names = rows.names
+
+    # gold dev set (early stopping on gold instead of a held-out slice of teacher labels)
+    dev = None
+    if gold_dev is not None:
+        from distill.data.reader import load_texts
+        from distill.data.labelset import LabelSet
+
+        ls = rows.labelset if rows.labelset is not None else LabelSet.from_spec(",".join(names))
+        dev = load_texts(gold_dev, text_column=gold_text_column, label_column=gold_label_column, labelset=ls)
+        if dev.gold is None:
+            raise UserError(f"--gold-dev {gold_dev} has no gold label column (pass --label-column)")
+    prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
+    set_seed(config.seed)
+    model, tok, student_path = load_student(student, names, layers=config.layers)
+
+    train_texts = [rows.texts[i] for i in prep.train_idx]
+    train_ds = EncodedDataset(
+        _encode(tok, train_texts, config.max_length), prep.hard[prep.train_idx],
+        rows.probs[prep.train_idx], prep.weights[prep.train_idx],
+    )
+    eval_ds = None
+    if dev is not None:
+        g = np.array([names.index(x) for x in dev.gold])
+        eval_ds = EncodedDataset(_encode(tok, dev.texts, config.max_length), g,
+                                 np.eye(len(names))[g], np.ones(len(g)))
+    elif len(prep.eval_idx):
+        ev = prep.eval_idx
+        eval_ds = EncodedDataset(_encode(tok, [rows.texts[i] for i in ev], config.max_length),
+                                 np.asarray(rows.teacher)[ev], rows.probs[ev], np.ones(len(ev)))
+
+    # checkpoints: resume only when they were made from the same labels, student and options
+    ckpt_dir = out / CHECKPOINTS
+    meta = {"labels_sha256": rows.sha256, "config_fingerprint": config.fingerprint(),
+            "student": str(Path(student_path).resolve()), "labels": names,
+            "gold_dev": str(Path(gold_dev).resolve()) if gold_dev else None,
+            "world_size": _world_size()}
+    resume_from = None
+    restart = False
+    if ckpt_dir.is_dir() and resume:
+        last = last_complete_checkpoint(ckpt_dir)
+        if last is not None:
+            from core.rundir import read_state
+
+            old = read_state(ckpt_dir / RUN_META, "checkpoint record")
+            old = old if isinstance(old, dict) else {}
+            diff = [k for k in meta if old.get(k) != meta[k]]
+            if diff:
+                # checkpoints of another job (other labels/options) cannot be continued: start over
+                _warn(f"checkpoints in {ckpt_dir} were made with different {', '.join(diff)}; "
+                      f"starting over")
+                restart = True
+            else:
+                resume_from = last
+    if _is_main():
+        if ckpt_dir.is_dir() and (not resume or restart):
+            shutil.rmtree(ckpt_dir)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        write_json(ckpt_dir / RUN_META, meta)
+    _barrier()
+
+    world = _world_size()
+    steps_per_epoch = max(1, math.ceil(len(train_ds) / (config.batch_size * world)))
+    total_steps = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
+    eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
+    has_eval = eval_ds is not None and len(eval_ds) > 0
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=max(config.batch_size, 64),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=int(round(config.warmup_ratio * total_steps)),
+        lr_scheduler_type="linear",
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=eval_steps,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=has_eval,
+        metric_for_best_model="accuracy" if has_eval else None,
+        greater_is_better=True if has_eval else None,
+        logging_steps=max(1, min(50, eval_steps)),
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        remove_unused_columns=False,
+        label_names=["labels"],
+        dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=not progress,
+        ddp_find_unused_parameters=False,
+        # CPU-only machines: say so, or several processes (torchrun) would each train alone;
+        # gloo is the CPU backend. On GPUs Trainer/accelerate pick nccl and one device per process.
+        use_cpu=not torch.cuda.is_available(),
+        ddp_backend="gloo" if (not torch.cuda.is_available() and world > 1) else None,
+        save_safetensors=True,
+    )
+    finite = FiniteLossCallback()
+    cbs = list(callbacks or []) + [finite]
+    if has_eval and config.patience > 0:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    if stop_after_steps:
+        cbs.append(StopAfterStepsCallback(stop_after_steps))
+    common = dict(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds if has_eval else None,
+                  data_collator=Collator(tok), compute_metrics=compute_accuracy if has_eval else None,
+                  callbacks=cbs)
+    if config.alpha > 0:
+        trainer = DistillationTrainer(**common, temperature=config.temperature, alpha=config.alpha)
+    else:
+        trainer = StudentTrainer(**common)  # alpha = 0: hard labels only
+
+    if not progress:  # --quiet: no per-step log dicts either
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    elapsed = time.time() - t0
+    state = trainer.state
+    summary = {
+        "labels_file": str(Path(labels).resolve()),
+        "labels_sha256": rows.sha256,
+        "student_base": str(student_path),
+        "labels": names,
+        "config": config.to_dict(),
+        "data": prep.stats,
+        "early_stopping": ("gold dev " + str(gold_dev)) if dev is not None else
+                          (f"held-out {len(prep.eval_idx)} teacher-labelled rows" if has_eval else "none"),
+        "resumed_from": resume_from,
+        "global_step": int(state.global_step),
+        "max_steps": int(state.max_steps),
+        "epochs_done": float(state.epoch or 0.0),
+        "train_loss": float(result.training_loss) if result.training_loss is not None else None,
+        "train_seconds": round(elapsed, 2),
+        "world_size": world,
+        "best_checkpoint": state.best_model_checkpoint,
+        "best_eval_accuracy": state.best_metric,
+        "eval_history": [
+            {k: v for k, v in h.items() if k in ("step", "epoch", "eval_accuracy", "eval_macro_f1", "eval_loss")}
+            for h in state.log_history if "eval_accuracy" in h
+        ],
+    }
+    bad_param = check_finite_model(trainer.model)
+    if finite.bad is not None or bad_param is not None or (summary["train_loss"] is not None
+                                                            and not math.isfinite(summary["train_loss"])):
+        step, key, value = finite.bad or (int(state.global_step), "train_loss", summary["train_loss"])
+        what = f"the {key.replace('_', ' ')} became {value} at step {step}" if finite.bad or bad_param is None \
+            else f"the weights became non-finite ({bad_param})"
+        if _is_main():  # the checkpoints hold the diverged weights: never resume from them
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        raise UserError(f"training diverged: {what} (--lr {config.lr:g}, --temperature {config.temperature:g}); "
+                        f"no student was saved; lower --lr and train again")
+    interrupted = bool(stop_after_steps) and state.global_step < state.max_steps
+    summary["interrupted"] = interrupted
+    if interrupted:
+        return summary
+    if has_eval:
+        final = trainer.evaluate()
+        summary["final_eval"] = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    if trainer.is_world_process_zero():
+        teacher_info = _read_json(Path(labels).parent / "teacher.json")
+        card = build_model_card(summary, teacher_info, evaluation=None)
+        save_student(trainer.accelerator.unwrap_model(trainer.model), tok, out / STUDENT, card, config.max_length)
+        if rows.labelset is not None:
+            write_json(out / STUDENT / "labelset.json", rows.labelset.to_dict())
+        write_json(out / "train.json", summary)
+    _barrier()
+    return summary
+
+
+def _readable_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None

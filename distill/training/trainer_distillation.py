@@ -1,0 +1,29 @@
+"""``DistillationTrainer``: a ``StudentTrainer`` whose ``compute_loss`` is the distillation loss of
+:mod:`distill.training.losses` (the teacher's soft targets mixed with the hard label)."""
+
+from __future__ import annotations
+
+from distill.training.losses import distillation_loss
+from distill.training.trainer import StudentTrainer
+
+
+class DistillationTrainer(StudentTrainer):
+    """HF ``Trainer`` whose loss is :func:`distillation_loss` (the batches carry ``teacher_probs``
+    and ``weights`` beside ``labels``). Everything else (DDP, checkpoints, resume, early stopping)
+    is the stock ``Trainer``: the same code runs under ``torchrun`` and ``accelerate launch``.
+    """
+
+    def __init__(self, *args, temperature: float = 2.0, alpha: float = 0.5, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        teacher_probs = inputs.pop("teacher_probs")
+        weights = inputs.pop("weights", None)
+        outputs = model(**inputs)
+        loss, _ = distillation_loss(outputs.logits, teacher_probs, labels, weights,
+                                    temperature=self.temperature, alpha=self.alpha)
+        return (loss, outputs) if return_outputs else loss
