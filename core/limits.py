@@ -26,6 +26,7 @@ LIMITS: dict[str, tuple] = {
     "teacher.price_per_1k_tokens": (float, 0, 1e6),
     "teacher.gate_size": (int, 1, 100_000),
     "student.layers": (int, 1, 1000),
+    "training.layers": (int, 1, 1000),  # the same count, carried by DistillationConfig for the trainer
     "training.temperature": (float, 0, 100, "lo"),
     "training.alpha": (float, 0, 1),
     "training.threshold": (float, 0, 1, "hi"),
@@ -38,6 +39,9 @@ LIMITS: dict[str, tuple] = {
     "training.eval_fraction": (float, 0, 0.9, "hi"),
     "training.patience": (int, 0, 100_000),
     "training.evals_per_epoch": (int, 1, 1000),
+    "training.weight_decay": (float, 0, 1),
+    "training.warmup_ratio": (float, 0, 1),
+    "training.save_total_limit": (int, 1, 1000),
     "gold.limit": (int, 1, INT_CAP),
     "export.max_drop": (float, 0, 100),
     "export.atol": (float, 0, 1e3, "lo"),

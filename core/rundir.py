@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
 import os
 import socket
@@ -156,16 +155,9 @@ def read_state(path: str | os.PathLike, what: str, warn: Callable[[str], None] |
 # ------------------------------------------------------------------------------ run identity
 def data_digest(path: str | os.PathLike) -> str:
     """sha256 of a data file (or of a datasets folder's files: names and contents)."""
-    p = Path(path)
-    h = hashlib.sha256()
-    files = [p] if p.is_file() else sorted(q for q in p.rglob("*") if q.is_file())
-    for f in files:
-        if f is not p:
-            h.update(str(f.relative_to(p)).encode())
-        with open(f, "rb") as fh:
-            while block := fh.read(1 << 20):
-                h.update(block)
-    return h.hexdigest()
+    from core.hashing import tree_digest
+
+    return tree_digest(path)
 
 
 def run_identity(data_source: str, labels: list[str]) -> dict:

@@ -109,3 +109,150 @@ def _int8_ladder(res: ExportResult, stage: Path, verification: dict, check, asse
         verification["summary"] += (f"; no int8 scheme passed ({', '.join(a['scheme'] for a in attempts)}): "
                                     f"ship the fp32 model with --fp32-only or allow a larger --max-drop")
     return verification
+
+
+# ------------------------------------------------------------------ the stage as a library call
+def _progress(total: int, desc: str, enabled: bool = True):
+    import sys
+
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None if enabled else True, leave=False,
+                dynamic_ncols=True)
+
+
+def prepare_out(out: Path, force: bool) -> None:
+    """``out`` can take a bundle: absent, empty, or (with ``force``) an old bundle."""
+    from core.errors import UserError
+    from core.rundir import prepare_dir
+
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} exists and is not a directory")
+    prepare_dir(out.parent if not out.exists() else out, "--out")  # an impossible path fails here, in one line
+    if out.is_dir() and any(out.iterdir()):
+        if not (out / "manifest.json").is_file():
+            raise UserError(f"--out {out} is a non-empty directory that is not a bundle; choose another path")
+        if not force:
+            raise UserError(f"--out {out} already holds a bundle; pass --force to replace it")
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Move the finished staging directory into place (replacing an old bundle last)."""
+    import os
+    import shutil
+
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(stage, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column: str | None = None,
+                  label_column: str | None = None, labels: str | None = None, verify: bool = True,
+                  force: bool = False, keep_work=None, progress: bool = True) -> tuple[dict, dict]:
+    """Export ``student_dir`` (a HF sequence-classification dir) to a verified bundle at ``out``.
+
+    ``config``: an :class:`export.config.ExportConfig`. Verification runs on ``eval_data`` (texts
+    with gold labels; default: ``labels.jsonl`` beside the student), ``labels`` names the label set
+    of the gold values. The bundle is built in a staging directory and moved into place whole, so
+    a failure leaves no half-written bundle. Returns (config.json content, verification); a bundle
+    that failed verification is kept (the runtime refuses it) and ``verification["passed"]`` is False.
+    """
+    import shutil
+    import tempfile
+
+    from core.errors import UserError
+    from distill.training.modeling import check_finite_weights, require_safetensors
+    from export.config import ExportConfig
+    from export.onnx import check_student_dir, detect_target
+    from export.verify import find_labelset, load_eval_texts
+
+    from core.schema import check_settings
+
+    c = check_settings(config or ExportConfig())
+    out = Path(out)
+    student = check_student_dir(student_dir)
+    require_safetensors(student, "student")
+    check_finite_weights(student, "student")
+    if eval_data is not None and not Path(eval_data).exists():
+        raise UserError(f"--eval-data {eval_data} not found")
+    prepare_out(out, force)
+    target = detect_target() if c.target == "auto" else c.target
+
+    hf_cfg = json.loads((student / "config.json").read_text(encoding="utf-8"))
+    names = B.label_names(hf_cfg)
+    B.resolve_max_length(student, hf_cfg, c.max_length)  # a bad max_length fails before the slow export
+    eval_set = None
+    if verify:  # read the eval data first: a bad file fails before the slow export
+        eval_set = EvalSet(*load_eval_texts(student, names, str(eval_data) if eval_data else None, text_column,
+                                            label_column, labels, c.eval_limit))
+    labelset = None
+    ls_path = find_labelset(student)
+    if ls_path is not None:
+        try:
+            labelset = json.loads(ls_path.read_text(encoding="utf-8"))
+        except ValueError:
+            labelset = None
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    work = Path(tempfile.mkdtemp(prefix="advisor-export-"))
+    steps = (["export", "optimise"] + ([] if c.fp32_only else ["quantise"]) + ["bundle"] + (["verify"] if verify else [])
+             + (["calibrate"] if c.calibrate and verify and eval_set.gold is not None else []))
+    bar = _progress(len(steps), "export", progress)
+    try:
+        started = []
+
+        def step(name):  # one call per step; the int8 ladder may add retries: grow the bar rather than overflow it
+            if name.startswith("int8 retry"):
+                bar.total += 2
+            if started and bar.n < bar.total:
+                bar.update(1)
+            started.append(name)
+            bar.set_description(name)
+
+        cfg, verification, _res = build_bundle(
+            student, stage, work, target=target, fp32_only=c.fp32_only, int8_graph=c.int8_graph,
+            max_length=c.max_length, labelset=labelset, eval_set=eval_set, atol=c.atol, max_drop=c.max_drop,
+            calibrate=c.calibrate, step=step)
+        bar.update(bar.total - bar.n)
+        B.finish(stage, cfg, verification)
+        _publish(stage, out)
+        if keep_work:
+            shutil.copytree(work, keep_work, dirs_exist_ok=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return cfg, verification
+
+
+def bundle_lines(out, cfg: dict, verification: dict) -> list[str]:
+    """What an export made, in the lines the commands print."""
+    from export.verify import format_report
+
+    out = Path(out)
+    info = cfg["onnx_bundle"]
+    lines = [f"bundle: {out}"]
+    for f, v in info["models"].items():
+        lines.append(f"  {f:<16} {v:<5} {(out / f).stat().st_size / 1e6:6.1f} MB"
+                     + (f"  (int8 target {info['target']})" if v == "int8" else ""))
+    lines.append(f"  labels: {', '.join(info['labels'])}; max_length {info['max_length']}")
+    if verification.get("skipped"):
+        return lines + ["verification: skipped (--no-verify)"]
+    lines.append(format_report(verification))
+    cal = verification.get("calibration")
+    if cal:
+        lines.append(f"calibration: temperature {cal['temperature']:.3f}; ECE {cal['ece_before']:.3f} -> "
+                     f"{cal['ece_after']:.3f} ({cal['ece_after_method']}, {cal['n']} gold texts)")
+    attempts = verification.get("int8_attempts") or []
+    if len(attempts) > 1:
+        tried = ", ".join(f"{a['scheme']} (drop {max(a['drop_pts'] or 0, a['batch1_drop_pts'] or 0):.2f} pts)"
+                          for a in attempts)
+        lines.append(f"int8 schemes tried on this CPU: {tried}; kept {verification['int8_scheme']}")
+    return lines

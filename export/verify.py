@@ -284,3 +284,67 @@ def format_report(v: dict) -> str:
                       f"F1 {100 * r['f1_fp32']:.1f} -> {100 * r['f1_int8']:.1f}")
             lines.append(s)
     return "\n".join(lines)
+
+
+def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, text_column: str | None = None,
+                  label_column: str | None = None, labels: str | None = None, resign: bool = False,
+                  progress: bool = True) -> dict:
+    """Verify an existing bundle against its PyTorch student and record the result in the bundle
+    (verification.json, README.md, their manifest entries); returns the verification.
+
+    The bundle's files must still match the manifest made at export (a changed, added, missing or
+    symlinked file is refused); ``resign`` verifies the files as they are and signs them anew.
+    ``config``: an :class:`export.config.ExportConfig` (``max_drop``, ``atol``, ``eval_limit``)."""
+    import os
+    import sys
+
+    from tqdm.auto import tqdm
+
+    from core.schema import check_settings
+    from distill.training.modeling import require_safetensors
+    from export import bundle as B
+    from export.config import ExportConfig
+    from export.onnx import check_student_dir
+    from export.runtime import BundleError, check_manifest, check_regular_files, read_config
+
+    c = check_settings(config or ExportConfig())
+    bundle_dir = Path(bundle_dir)
+    if not os.path.lexists(bundle_dir / "manifest.json") or not os.path.lexists(bundle_dir / "config.json"):
+        raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
+    if eval_data is not None and not Path(eval_data).exists():
+        raise UserError(f"--eval-data {eval_data} not found")
+    try:
+        if resign:  # regular files inside the bundle still enforced; the hashes are renewed
+            check_regular_files(bundle_dir)
+            manifest = None
+        else:
+            manifest = check_manifest(bundle_dir)
+        cfg = read_config(bundle_dir)
+        if not isinstance(cfg.get("onnx_bundle"), dict):
+            raise BundleError(f"{bundle_dir / 'config.json'} has no 'onnx_bundle' section")
+    except BundleError as exc:
+        hint = "" if resign else " (to accept the files as they are now, verify with --resign)"
+        raise UserError(f"{exc}{hint}") from None
+    info = cfg["onnx_bundle"]
+    recorded = (info.get("student") or {}).get("path") if isinstance(info.get("student"), dict) else None
+    student = check_student_dir(student_dir or recorded or "")
+    require_safetensors(student, "student")
+    texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
+                                          text_column, label_column, labels, c.eval_limit)
+    bar = tqdm(total=len(texts) * 3, desc="verify", file=sys.stderr, disable=None if progress else True, leave=False,
+               dynamic_ncols=True)
+    try:
+        verification = verify(bundle_dir, student, texts, gold, source, atol=c.atol, max_drop=c.max_drop,
+                              progress=bar.update)
+    except BundleError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        bar.close()
+    scheme = ((info.get("steps") or {}).get("quantize") or {}).get("scheme") if isinstance(info.get("steps"), dict) else None
+    if scheme and verification.get("int8_vs_fp32"):
+        verification["int8_scheme"] = scheme  # chosen at export (export/build.py); kept on re-verification
+    if resign:
+        B.finish(bundle_dir, cfg, verification)
+    else:
+        B.record_verification(bundle_dir, manifest, cfg, verification)
+    return verification

@@ -6,35 +6,28 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 import pytest
 
 import advisor.pipeline.run as P
 from advisor.cli import main
+from core.errors import CheckFailed
 
 
 def _stage(name: str, body) -> P.Stage:
-    @click.command(name)
-    @click.argument("run_dir", type=click.Path(path_type=Path))
-    @click.pass_context
-    def cmd(ctx, run_dir):
-        body(ctx, run_dir)
-
-    return P.Stage(name, lambda: cmd, lambda cfg, run: [str(run)], ("labels",), lambda cfg, run: [],
+    return P.Stage(name, lambda cfg, run, echo: body(run), ("labels",), lambda cfg, run: [],
                    lambda cfg, run: [run / f"{name}.out"])
 
 
 def _write(name):
-    return lambda ctx, run: (run / f"{name}.out").write_text("ok")
+    return lambda run: (run / f"{name}.out").write_text("ok")
 
 
-def _fail_verification(ctx, run):
+def _fail_verification(run):
     (run / "bundle").mkdir(exist_ok=True)
     (run / "bundle" / "verification.json").write_text(json.dumps(
         {"passed": False, "summary": "int8 accuracy 80.0% vs fp32 80.8% (drop +0.80 pts, max 0.5)"}))
     (run / "verify.out").write_text("written before the check failed")
-    click.echo("error: verification failed", err=True)
-    ctx.exit(1)
+    raise CheckFailed("bundle verification did not pass")
 
 
 @pytest.fixture
@@ -42,9 +35,9 @@ def fake_stages(monkeypatch):
     ran = []
 
     def tracked(name, body):
-        def run(ctx, run_dir):
+        def run(run_dir):
             ran.append(name)
-            body(ctx, run_dir)
+            body(run_dir)
         return _stage(name, run)
 
     monkeypatch.setattr(P, "check_student", lambda cfg: None)  # these fake stages read no data

@@ -10,10 +10,7 @@ Heavy imports (optimum, torch, onnxruntime) happen inside the commands.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -21,7 +18,8 @@ import click
 from core.errors import UserError
 from core.limits import option_type as _num
 
-from export.onnx import TARGETS, detect_target  # export.onnx imports nothing heavy at module level
+from core.schema import option
+from export.config import BenchConfig, ExportConfig  # light: export.onnx imports nothing heavy at import
 
 
 class DefaultGroup(click.Group):
@@ -46,68 +44,22 @@ def _progress(total: int, desc: str):
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
 
 
-def _prepare_out(out: Path, force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} exists and is not a directory")
-    from core.rundir import prepare_dir
-
-    prepare_dir(out.parent if not out.exists() else out, "--out")  # an impossible path fails here, in one line
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / "manifest.json").is_file():
-            raise UserError(f"--out {out} is a non-empty directory that is not a bundle; choose another path")
-        if not force:
-            raise UserError(f"--out {out} already holds a bundle; pass --force to replace it")
-
-
-def _publish(stage: Path, out: Path) -> None:
-    """Move the finished staging directory into place (replacing an old bundle last)."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(stage, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def _verification_options(func):
     """The options that say what to verify on and how strictly (``export`` and ``export verify``)."""
     options = [
-        click.option("--max-drop", type=_num("export.max_drop"), default=0.5, show_default=True,
-                     help="Max int8 accuracy drop (or disagreement with fp32 without gold), in points."),
-        click.option("--atol", type=_num("export.atol"), default=1e-4, show_default=True,
-                     help="Max |fp32 ONNX - PyTorch| logit difference."),
+        option(ExportConfig, "max_drop"),
+        option(ExportConfig, "atol"),
         click.option("--eval-data", type=click.Path(path_type=Path), default=None,
                      help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student."),
         click.option("--text-column", default=None, help="Text column of --eval-data."),
         click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore)."),
         click.option("--labels", "labels_spec", default=None,
                      help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR."),
-        click.option("--eval-limit", type=_num("export.eval_limit"), default=500, show_default=True, help="Verify on at most N texts."),
+        option(ExportConfig, "eval_limit"),
     ]
-    for option in reversed(options):
-        func = option(func)
+    for opt in reversed(options):
+        func = opt(func)
     return func
-
-
-def _check_verification_args(max_drop: float, atol: float, eval_data: Path | None) -> None:
-    if max_drop < 0:
-        raise UserError("--max-drop must be >= 0")
-    if atol <= 0:
-        raise UserError("--atol must be > 0")
-    if eval_data is not None and not eval_data.exists():
-        raise UserError(f"--eval-data {eval_data} not found")
-
-
-def _run_verification(bundle: Path, student: Path, texts, gold, source, atol: float, max_drop: float,
-                      n_models: int) -> dict:
-    from export.verify import verify
-
-    bar = _progress(len(texts) * n_models, "verify")
-    try:
-        return verify(bundle, student, texts, gold, source, atol=atol, max_drop=max_drop, progress=bar.update)
-    finally:
-        bar.close()
 
 
 @click.group(cls=DefaultGroup, default_command="model",
@@ -124,111 +76,29 @@ def export() -> None:
 @export.command("model")
 @click.argument("student_dir", type=click.Path(path_type=Path))
 @click.option("--out", "-o", "out", required=True, type=click.Path(path_type=Path), help="Bundle directory to write.")
-@click.option("--target", type=click.Choice(["auto", *TARGETS]), default="auto", show_default=True,
-              help="int8 kernel target (arm64 for phones/boards); auto = this machine.")
-@click.option("--fp32-only", is_flag=True, help="Ship the fp32 model only (no quantisation).")
-@click.option("--int8-graph", type=click.Choice(["optimized", "raw"]), default="optimized", show_default=True,
-              help="Quantise the offline-fused fp32 graph, or the plain export (ORT fuses at load: ~10% faster, less faithful).")
+@option(ExportConfig, "target")
+@option(ExportConfig, "fp32_only")
+@option(ExportConfig, "int8_graph")
 @_verification_options
-@click.option("--max-length", type=_num("export.max_length"), default=None, help="Token limit (default: the tokenizer's, capped by the model's).")
+@option(ExportConfig, "max_length")
 @click.option("--no-verify", is_flag=True, help="Skip verification (the bundle records that it was skipped).")
-@click.option("--calibrate/--no-calibrate", default=True, show_default=True,
-              help="With gold labels: fit a temperature on them so the runtime's probabilities are calibrated.")
+@option(ExportConfig, "calibrate")
 @click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
 @click.option("--keep-work", type=click.Path(path_type=Path), default=None, help="Keep the raw/fp32/int8 export work dir here.")
 @click.pass_context
 def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop, atol, eval_data, text_column, label_column,
                  labels_spec, eval_limit, max_length, no_verify, calibrate, force, keep_work):
     """Export STUDENT_DIR (a HF sequence-classification dir, e.g. RUN_DIR/student) to BUNDLE_DIR."""
-    import json
+    from export.build import bundle_lines, export_bundle
 
-    from export.onnx import check_student_dir
-
-    student = check_student_dir(student_dir)
-    from distill.training.modeling import check_finite_weights, require_safetensors
-
-    require_safetensors(student, "student")
-    check_finite_weights(student, "student")
-    _check_verification_args(max_drop, atol, eval_data)
-    _prepare_out(out, force)
-    target = detect_target() if target == "auto" else target
-
-    from export import bundle as B
-    from export.build import EvalSet, build_bundle
-    from export.verify import find_labelset, format_report, load_eval_texts
-
-    hf_cfg = json.loads((student / "config.json").read_text(encoding="utf-8"))
-    labels = B.label_names(hf_cfg)
-    B.resolve_max_length(student, hf_cfg, max_length)  # bad --max-length fails before the slow export
-    texts = gold = source = None
-    if not no_verify:  # read eval data first: a bad file fails before the slow export
-        texts, gold, source = load_eval_texts(student, labels, str(eval_data) if eval_data else None,
-                                              text_column, label_column, labels_spec, eval_limit)
-    labelset = None
-    ls_path = find_labelset(student)
-    if ls_path is not None:
-        try:
-            labelset = json.loads(ls_path.read_text(encoding="utf-8"))
-        except ValueError:
-            labelset = None
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    work = Path(tempfile.mkdtemp(prefix="advisor-export-"))
-    steps = (["export", "optimise"] + ([] if fp32_only else ["quantise"]) + ["bundle"] + ([] if no_verify else ["verify"])
-             + (["calibrate"] if calibrate and not no_verify and gold is not None else []))
-    bar = _progress(len(steps), "export")
-    try:
-        started = []
-
-        def tick(name):  # one call per step: close the previous step, name the current one
-            if started and bar.n < len(steps):
-                bar.update(1)
-            started.append(name)
-            bar.set_description(name)
-
-        def step(name):  # the int8 ladder may add retries: grow the bar rather than overflow it
-            if name.startswith("int8 retry"):
-                bar.total += 2
-            tick(name)
-
-        cfg, verification, res = build_bundle(
-            student, stage, work, target=target, fp32_only=fp32_only, int8_graph=int8_graph,
-            max_length=max_length, labelset=labelset,
-            eval_set=None if no_verify else EvalSet(texts, gold, source), atol=atol, max_drop=max_drop,
-            calibrate=calibrate, step=step)
-        bar.update(bar.total - bar.n)
-        B.finish(stage, cfg, verification)
-        _publish(stage, out)
-        if keep_work:
-            shutil.copytree(work, keep_work, dirs_exist_ok=True)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    finally:
-        bar.close()
-        shutil.rmtree(work, ignore_errors=True)
-
-    info = cfg["onnx_bundle"]
-    click.echo(f"bundle: {out}")
-    for f, v in info["models"].items():
-        click.echo(f"  {f:<16} {v:<5} {(out / f).stat().st_size / 1e6:6.1f} MB"
-                   + (f"  (int8 target {info['target']})" if v == "int8" else ""))
-    click.echo(f"  labels: {', '.join(info['labels'])}; max_length {info['max_length']}")
-    if no_verify:
-        click.echo("verification: skipped (--no-verify)")
-        return
-    click.echo(format_report(verification))
-    cal = verification.get("calibration")
-    if cal:
-        click.echo(f"calibration: temperature {cal['temperature']:.3f}; ECE {cal['ece_before']:.3f} -> "
-                   f"{cal['ece_after']:.3f} ({cal['ece_after_method']}, {cal['n']} gold texts)")
-    attempts = verification.get("int8_attempts") or []
-    if len(attempts) > 1:
-        tried = ", ".join(f"{a['scheme']} (drop {max(a['drop_pts'] or 0, a['batch1_drop_pts'] or 0):.2f} pts)"
-                          for a in attempts)
-        click.echo(f"int8 schemes tried on this CPU: {tried}; kept {verification['int8_scheme']}")
-    if not verification["passed"]:
+    config = ExportConfig(target=target, fp32_only=fp32_only, int8_graph=int8_graph, max_length=max_length,
+                          calibrate=calibrate, max_drop=max_drop, atol=atol, eval_limit=eval_limit)
+    cfg, verification = export_bundle(student_dir, out, config, eval_data=eval_data, text_column=text_column,
+                                      label_column=label_column, labels=labels_spec, verify=not no_verify, force=force,
+                                      keep_work=keep_work)
+    for line in bundle_lines(out, cfg, verification):
+        click.echo(line)
+    if verification.get("passed") is False:
         click.echo(f"error: verification failed: {verification['summary']} "
                    f"(bundle kept at {out} for inspection; the runtime refuses it)", err=True)
         ctx.exit(1)
@@ -251,46 +121,13 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
     The bundle's files must still match the manifest made at export (a changed, added, missing or
     symlinked file is refused); --resign verifies the files as they are and signs them anew.
     """
-    from export import bundle as B
-    from export.onnx import check_student_dir
-    from export.runtime import BundleError, check_manifest, check_regular_files, read_config
-    from export.verify import format_report, load_eval_texts
+    from export.verify import format_report, verify_bundle
 
-    if not os.path.lexists(bundle_dir / "manifest.json") or not os.path.lexists(bundle_dir / "config.json"):
-        raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
-    _check_verification_args(max_drop, atol, eval_data)
-    try:
-        if resign:  # regular files inside the bundle still enforced; the hashes are renewed
-            check_regular_files(bundle_dir)
-            manifest = None
-        else:
-            manifest = check_manifest(bundle_dir)
-        cfg = read_config(bundle_dir)
-        if not isinstance(cfg.get("onnx_bundle"), dict):
-            raise BundleError(f"{bundle_dir / 'config.json'} has no 'onnx_bundle' section")
-    except BundleError as exc:
-        hint = "" if resign else " (to accept the files as they are now, verify with --resign)"
-        raise UserError(f"{exc}{hint}") from None
-    info = cfg.get("onnx_bundle") if isinstance(cfg.get("onnx_bundle"), dict) else {}
-    recorded = (info.get("student") or {}).get("path") if isinstance(info.get("student"), dict) else None
-    student = check_student_dir(student_dir or recorded or "")
-    from distill.training.modeling import require_safetensors
-
-    require_safetensors(student, "student")
-    texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
-                                          text_column, label_column, labels_spec, eval_limit)
-    try:
-        verification = _run_verification(bundle_dir, student, texts, gold, source, atol, max_drop, n_models=3)
-    except BundleError as exc:
-        raise UserError(str(exc)) from None
-    scheme = ((info.get("steps") or {}).get("quantize") or {}).get("scheme") if isinstance(info.get("steps"), dict) else None
-    if scheme and verification.get("int8_vs_fp32"):
-        verification["int8_scheme"] = scheme  # chosen at export (export/build.py); kept on re-verification
+    verification = verify_bundle(bundle_dir, student_dir, ExportConfig(max_drop=max_drop, atol=atol, eval_limit=eval_limit),
+                                 eval_data=eval_data, text_column=text_column, label_column=label_column,
+                                 labels=labels_spec, resign=resign)
     if resign:
-        B.finish(bundle_dir, cfg, verification)
         click.echo(f"re-signed: manifest.json now lists the files of {bundle_dir} as they are")
-    else:
-        B.record_verification(bundle_dir, manifest, cfg, verification)
     click.echo(format_report(verification))
     if not verification["passed"]:
         click.echo(f"error: verification failed: {verification['summary']} (the runtime refuses this bundle)", err=True)
@@ -366,8 +203,8 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
 @click.option("--texts", "texts_path", type=click.Path(path_type=Path), default=None,
               help="Texts to time (csv/tsv/jsonl/txt); default: the bundle's verification texts.")
 @click.option("--text-column", default=None)
-@click.option("--n", "n", type=_num("bench.n"), default=300, show_default=True, help="Texts for batch-1 latency.")
-@click.option("--n-teacher", type=_num("bench.teacher_n"), default=20, show_default=True, help="Texts for the (slow) teacher.")
+@option(BenchConfig, "n", "--n", "n")
+@option(BenchConfig, "teacher_n", "--n-teacher", "n_teacher")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Output dir for bench.json/bench.png (default BUNDLE_DIR/bench).")
 def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teacher, no_pytorch, texts_path,

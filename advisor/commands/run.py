@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -16,60 +15,6 @@ def _abs(value: str | None) -> str | None:
     if value is None or "://" in value:
         return value
     return str(Path(value).expanduser().resolve())
-
-
-def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
-    """The plan: stages, texts to label, a teacher-time estimate from a short probe, API cost, outputs."""
-    from core.offline import force_offline
-
-    force_offline()
-    from distill.data.reader import load_texts
-    from distill.data.labelset import LabelSet
-    from advisor.pipeline.run import plan
-    from distill.teachers import load_teacher
-
-    lines = [f"run directory: {cfg['run_dir']}", "stages:"]
-    stages = plan(cfg)
-    for stage, action in stages:
-        lines.append(f"  {stage.name:9} {action}")
-    labelset = LabelSet.from_spec(cfg["labels"])
-    d = cfg["data"]
-    data = load_texts(d["path"], text_column=d["text_column"], label_column=d["label_column"],
-                      labelset=labelset if d["label_column"] else None, limit=d["limit"], sample=d["sample"],
-                      seed=d["seed"], sep=d.get("sep"))
-    unique = list(dict.fromkeys(data.texts))
-    n_gold = 0
-    if cfg["gold"]["path"]:
-        g = cfg["gold"]
-        n_gold = len(load_texts(g["path"], text_column=g["text_column"], label_column=g["label_column"],
-                                labelset=labelset, limit=g["limit"]).texts)
-    lines.append(f"texts to label: {len(unique)} unique of {len(data.texts)}"
-                 + (f" (+ {n_gold} gold texts for the teacher's evaluation)" if n_gold else ""))
-    label_runs = any(s.name == "label" and a == "run" for s, a in stages)
-    if label_runs:
-        t = cfg["teacher"]
-        options = {k: t[k] for k in ("server_model", "api_key_env", "template", "calibrate", "batch_size",
-                                     "concurrency", "timeout", "max_retries", "backend") if t[k] is not None}
-        teacher = load_teacher(t["model"], labelset, **options)
-        probe = unique[: max(2, probe_texts)]
-        teacher.predict_proba(probe[:2])  # warm-up
-        start = time.perf_counter()
-        teacher.predict_proba(probe)
-        rate = len(probe) / max(time.perf_counter() - start, 1e-9)
-        total = len(unique) + n_gold
-        lines.append(f"teacher probe: {rate:.1f} texts/s on {len(probe)} texts -> about "
-                     f"{total / rate / 60:.1f} min for {total} texts")
-        if t["price_per_1k_tokens"]:
-            chars = sum(len(x) for x in unique) + 200 * len(unique)  # text + prompt template overhead
-            tokens = chars / 4  # ~4 characters per token for English text
-            lines.append(f"API cost estimate: ~{tokens / 1000:.0f}k prompt tokens x "
-                         f"{t['price_per_1k_tokens']} per 1k = {tokens / 1000 * t['price_per_1k_tokens']:.2f}")
-    lines.append("outputs:")
-    run = Path(cfg["run_dir"])
-    for stage, action in stages:
-        if action != "off":
-            lines += [f"  {p}" for p in stage.outputs(cfg, run)]
-    return lines
 
 
 @click.command("run")
@@ -108,8 +53,10 @@ def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, lay
                  "bench.enabled": bench_enabled, "teacher.accept_weak_teacher": accept_weak_teacher or None}
     cfg = load_config(config, overrides)
     if dry_run:
+        from advisor.pipeline.plan import dry_run_report
+
         for line in dry_run_report(cfg):
             click.echo(line)
         return
-    run_pipeline(cfg)
+    run_pipeline(cfg, echo=click.echo)
     click.echo(f"done: {cfg['run_dir']}")

@@ -1,8 +1,10 @@
 """The config file of ``advisor distill run``: one YAML file for every stage, validated up front.
 
 Every key is checked before any work starts (unknown keys included) and every error names the key
-(``config: teacher.batch_size: expected an integer, got 'many'``). The schema is data: ``SCHEMA``
-maps each section to its keys, their types and defaults.
+(``config: teacher.batch_size: expected an integer, got 'many'``). The schema is not written here:
+``SCHEMA`` is read from each section's dataclass (``SECTIONS``), so a setting added to
+``DistillationConfig`` is a config key and a flag at once. :func:`section` turns a validated
+config's section back into its dataclass for the stage that uses it.
 """
 
 from __future__ import annotations
@@ -16,78 +18,40 @@ from core.errors import UserError
 from core.numbers import check_number, short_repr
 from core.yamlfile import read_yaml
 from core.limits import LIMITS, check_field
+from core.schema import default, settings
+from distill.data.config import DataConfig, GoldConfig
+from distill.labeling.config import TeacherConfig
+from distill.training.config import DistillationConfig, StudentConfig
+from export.config import BenchConfig, ExportConfig
 
 STAGES = ("label", "train", "evaluate", "export", "verify", "bench")
 
-# (type, default[, choices]); type "path" = str resolved against the config file's folder; "model" =
-# the same, except for a URL or "default".
+# Each section is one concern's dataclass (core.schema): its settings, defaults, kinds and choices
+# are declared once, there, and read from there by the commands' flags and by this file.
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "teacher": TeacherConfig,
+    "student": StudentConfig,
+    "training": DistillationConfig,
+    "gold": GoldConfig,
+    "export": ExportConfig,
+    "bench": BenchConfig,
+}
 _ANY_LABELS = "labels"
+
+
+def _spec(cls, f) -> tuple:
+    """(kind, default[, choices]): kind "path" = str resolved against the config file's folder;
+    "model" = the same, except for a URL or a named model."""
+    m = f.metadata
+    spec = (m["kind"], default(cls, f.name))
+    return spec + (m["choices"],) if m["choices"] else spec
+
+
 SCHEMA: dict[str, Any] = {
     "run_dir": ("path", None),
     "labels": (_ANY_LABELS, None),
-    "data": {
-        "path": ("path", None),
-        "text_column": ("str", None),
-        "label_column": ("str", None),
-        "sep": ("str", None),  # TEXT<sep>LABEL lines (see distill.data.reader.load_texts)
-        "limit": ("int", None),
-        "sample": ("int", None),
-        "seed": ("int", 0),
-    },
-    "teacher": {
-        "model": ("model", None),  # a named teacher (qwen2.5-1.5b, smollm2-135m), a path (resolved like
-                                   # "path") or a URL
-        "backend": ("str", "auto", ("auto", "llama-cpp", "transformers")),
-        "language": ("str", "auto", ("auto", "en", "zh")),
-        "accept_weak_teacher": ("bool", False),
-        "gate_size": ("int", 200),
-        "server_model": ("str", None),
-        "api_key_env": ("str", "OPENAI_API_KEY"),
-        "template": ("str", None),
-        "select_prompt": ("bool", False),
-        "dev": ("path", None),
-        "shots": ("int", 0),
-        "shots_file": ("path", None),
-        # default: content-free for a GPT teacher, none for a classifier teacher (see below)
-        "calibrate": ("str", None, ("none", "content-free", "pool-mean")),
-        "batch_size": ("int", 16),
-        "concurrency": ("int", 4),
-        "timeout": ("float", 60.0),
-        "max_retries": ("int", 5),
-        "price_per_1k_tokens": ("float", None),
-    },
-    "student": {
-        "model": ("path", None),
-        "layers": ("int", None),
-    },
-    "training": {
-        "temperature": ("float", None),
-        "alpha": ("float", None),
-        "threshold": ("float", None),
-        "epochs": ("float", None),
-        "batch_size": ("int", None),
-        "lr": ("float", None),
-        "max_length": ("int", None),
-        "max_steps": ("int", None),
-        "seed": ("int", None),
-    },
-    "gold": {
-        "path": ("path", None),
-        "text_column": ("str", None),
-        "label_column": ("str", None),
-        "limit": ("int", None),
-    },
-    "export": {
-        "enabled": ("bool", True),
-        "target": ("str", "auto", ("auto", "avx512_vnni", "avx2", "arm64")),
-        "fp32_only": ("bool", False),
-        "max_drop": ("float", 0.5),
-    },
-    "bench": {
-        "enabled": ("bool", True),
-        "n": ("int", 200),
-        "teacher_n": ("int", 20),
-    },
+    **{name: {f.name: _spec(cls, f) for f in settings(cls) if f.metadata["yaml"]} for name, cls in SECTIONS.items()},
 }
 REQUIRED = ("run_dir", "data.path", "labels")
 
@@ -278,3 +242,8 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> di
             else:
                 data[section] = value
     return parse_config(data, path.resolve().parent)
+
+
+def section(cfg: dict, name: str):
+    """The dataclass of section ``name`` from a validated config (``section(cfg, "training")``)."""
+    return SECTIONS[name](**cfg[name])

@@ -1,8 +1,10 @@
 """``advisor distill run CONFIG.yaml``: every stage in order, resumable, into one run directory.
 
-label -> train -> evaluate -> export -> verify -> bench. Each stage is the same click command a
-user would run by hand, invoked in-process with arguments built from the config, so the pipeline
-and the single commands cannot drift apart.
+label -> train -> evaluate -> export -> verify -> bench. Each stage calls the same library function
+as its stand-alone command (``distill.labeling.stage.label``, ``distill.training.api.train_student``,
+``distill.evaluation.evaluate.evaluate_run``, ``export.build.export_bundle``,
+``export.verify.verify_bundle``, ``export.bench.run_bench``) with the config section's dataclass,
+so the pipeline and the commands cannot drift apart, and no argument string is ever built.
 
 ``RUN_DIR/pipeline.json`` records, per stage, a hash of its inputs (the config keys it reads and
 the sha256 of the files it consumes) and the sha256 of every file it produced. Running again
@@ -14,18 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import click
-
+from advisor.pipeline.config import STAGES, redact_config, section
+from advisor.pipeline.summary import write_summary
 from core.atomic import write_json
 from core.errors import CheckFailed, UserError
-from advisor.pipeline.config import STAGES, redact_config
+from core.hashing import sha256_file, tree_digest
 from core.rundir import read_state, run_lock
-from advisor.pipeline.summary import write_summary
+
+Echo = Callable[[str], None]
 
 MANIFEST = "pipeline.json"
 
@@ -41,25 +45,6 @@ class StageFailed(CheckFailed):
         super().__init__(f"stage {stage} failed: {reason}")
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _tree_digest(path: Path) -> str:
-    """sha256 of a file, or of a directory's files (names and contents), for hashing inputs."""
-    if path.is_file():
-        return sha256_file(path)
-    h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        h.update(str(p.relative_to(path)).encode())
-        h.update(sha256_file(p).encode())
-    return h.hexdigest()
-
-
 def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -67,120 +52,102 @@ def _hash(obj) -> str:
 @dataclass
 class Stage:
     name: str
-    command: Callable[[], click.Command]
-    args: Callable[[dict, Path], list[str]]
+    run: Callable[[dict, Path, Echo], None]   # the stage itself: a library call; raises CheckFailed
     config_keys: tuple[str, ...]          # config sections/keys this stage reads
     inputs: Callable[[dict, Path], list[Path]]   # files it consumes (hashed)
     outputs: Callable[[dict, Path], list[Path]]  # files it must leave behind
     enabled: Callable[[dict], bool] = lambda cfg: True
 
 
-def _opt(args: list[str], flag: str, value) -> None:
-    if value is None or value is False:
-        return
-    if value is True:
-        args.append(flag)
-    else:
-        args += [flag, str(value)]
+def _note(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
-# --- stage argument builders: the config, spelled as the stand-alone commands' flags ----------
+# --- the stages: each takes its config sections as their dataclasses and calls the library -------
 
-def _label_args(cfg: dict, run: Path) -> list[str]:
-    d, t = cfg["data"], cfg["teacher"]
-    args = ["--data", d["path"], "--labels", cfg["labels"], "--out", str(run)]
-    for flag, value in (("--text-column", d["text_column"]), ("--label-column", d["label_column"]), ("--sep", d.get("sep")),
-                        ("--limit", d["limit"]), ("--sample", d["sample"]), ("--seed", d["seed"]),
-                        ("--teacher", t["model"]), ("--server-model", t["server_model"]),
-                        ("--api-key-env", t["api_key_env"]), ("--template", t["template"]),
-                        ("--select-prompt", t["select_prompt"]), ("--dev", t["dev"]),
-                        ("--shots", t["shots"] or None), ("--shots-file", t["shots_file"]),
-                        ("--calibrate", t["calibrate"]), ("--batch-size", t["batch_size"]),
-                        ("--concurrency", t["concurrency"]), ("--timeout", t["timeout"]),
-                        ("--max-retries", t["max_retries"]), ("--backend", t.get("backend")),
-                        ("--language", t.get("language")),
-                        ("--gate-size", min(x for x in (t.get("gate_size"), cfg["gold"]["limit"]) if x)
-                         if t.get("gate_size") or cfg["gold"]["limit"] else None),
-                        ("--accept-weak-teacher", t.get("accept_weak_teacher")),
-                        ("--gold", cfg["gold"]["path"]), ("--gold-text-column", cfg["gold"]["text_column"]),
-                        ("--gold-label-column", cfg["gold"]["label_column"])):
-        _opt(args, flag, value)
-    return args
+def _gold(cfg: dict):
+    return section(cfg, "gold") if cfg["gold"]["path"] else None
 
 
-def _train_args(cfg: dict, run: Path) -> list[str]:
-    args = ["--labels", str(run / "labels.jsonl"), "--out", str(run)]
-    _opt(args, "--student", cfg["student"]["model"])
-    _opt(args, "--layers", cfg["student"]["layers"])
-    for key, value in cfg["training"].items():
-        _opt(args, "--" + key.replace("_", "-"), value)
-    return args
+def _label(cfg: dict, run: Path, echo: Echo) -> None:
+    from distill.labeling.stage import label, labeling_lines
+
+    teacher, gold = section(cfg, "teacher"), _gold(cfg)
+    if gold is not None and gold.limit:  # the gate looks at no more gold texts than the run uses
+        teacher.gate_size = min(teacher.gate_size, gold.limit)
+    res = label(section(cfg, "data"), cfg["labels"], teacher, run, gold, echo=_note)
+    for line in labeling_lines(res, run):
+        echo(line)
 
 
-def _evaluate_args(cfg: dict, run: Path) -> list[str]:
+def _train(cfg: dict, run: Path, echo: Echo) -> None:
+    from distill.training.api import train_student, training_line
+
+    training, student = section(cfg, "training"), section(cfg, "student")
+    training.layers = student.layers
+    s = train_student(run / "labels.jsonl", run, training.validate(cli=False), student=student.model)
+    echo(training_line(run, s))
+
+
+def _evaluate(cfg: dict, run: Path, echo: Echo) -> None:
+    from distill.evaluation.evaluate import evaluate_run
+    from distill.evaluation.report import comparison_table
+
+    g = _gold(cfg)
+    ev = evaluate_run(run, g.path, text_column=g.text_column, label_column=g.label_column, limit=g.limit)
+    for line in comparison_table(ev):
+        echo(line)
+    echo(f"report: {run / 'report.md'}  metrics: {run / 'metrics.json'}")
+
+
+def _export_config(cfg: dict):
+    e = section(cfg, "export")
+    if cfg["gold"]["limit"]:
+        e.eval_limit = cfg["gold"]["limit"]
+    return e
+
+
+def _eval_data(cfg: dict) -> dict:
     g = cfg["gold"]
-    args = [str(run), "--gold", g["path"]]
-    for flag, value in (("--text-column", g["text_column"]), ("--label-column", g["label_column"]),
-                        ("--limit", g["limit"])):
-        _opt(args, flag, value)
-    return args
+    if not g["path"]:
+        return {"labels": cfg["labels"]}
+    return {"eval_data": g["path"], "text_column": g["text_column"], "label_column": g["label_column"],
+            "labels": cfg["labels"]}
 
 
-def _verification_args(cfg: dict) -> list[str]:
-    g = cfg["gold"]
-    args = ["--max-drop", str(cfg["export"]["max_drop"]), "--labels", cfg["labels"],
-            "--eval-limit", str(g["limit"] or 1000)]
-    if g["path"]:
-        args += ["--eval-data", g["path"]]
-        _opt(args, "--text-column", g["text_column"])
-        _opt(args, "--label-column", g["label_column"])
-    return args
+def _verification_failed(verification: dict) -> None:
+    if verification.get("passed") is False:
+        raise CheckFailed(f"bundle verification did not pass: {verification.get('summary')}")
 
 
-def _export_args(cfg: dict, run: Path) -> list[str]:
+def _export(cfg: dict, run: Path, echo: Echo) -> None:
     # The export verifies too: on a CPU where the target's first int8 scheme loses accuracy it
     # tries the next one (export/build.py); the verify stage then re-checks the published bundle.
-    e = cfg["export"]
-    args = [str(run / "student"), "--out", str(run / "bundle"), "--target", e["target"], "--force"]
-    _opt(args, "--fp32-only", e["fp32_only"])
-    return args + _verification_args(cfg)
+    from export.build import bundle_lines, export_bundle
+
+    bundle_cfg, verification = export_bundle(run / "student", run / "bundle", _export_config(cfg), force=True,
+                                             **_eval_data(cfg))
+    for line in bundle_lines(run / "bundle", bundle_cfg, verification):
+        echo(line)
+    _verification_failed(verification)
 
 
-def _verify_args(cfg: dict, run: Path) -> list[str]:
-    return ["verify", str(run / "bundle"), "--student", str(run / "student"), *_verification_args(cfg)]
+def _verify(cfg: dict, run: Path, echo: Echo) -> None:
+    from export.verify import format_report, verify_bundle
+
+    verification = verify_bundle(run / "bundle", run / "student", _export_config(cfg), **_eval_data(cfg))
+    echo(format_report(verification))
+    _verification_failed(verification)
 
 
-def _bench_args(cfg: dict, run: Path) -> list[str]:
-    b = cfg["bench"]
-    args = ["bench", str(run / "bundle"), "--student", str(run / "student"), "--n", str(b["n"]),
-            "--n-teacher", str(b["teacher_n"])]
-    _opt(args, "--teacher", cfg["teacher"]["model"])
-    if (run / "teacher.json").is_file():  # time the teacher with the prompt it labelled with
-        args += ["--teacher-prompt", str(run / "teacher.json")]
-    if cfg["gold"]["path"]:
-        args += ["--texts", cfg["gold"]["path"]]
-        _opt(args, "--text-column", cfg["gold"]["text_column"])
-    return args
+def _bench(cfg: dict, run: Path, echo: Echo) -> None:
+    from export.bench import run_bench
 
-
-def _label_cmd():
-    from advisor.commands.label import label
-    return label
-
-
-def _train_cmd():
-    from advisor.commands.train import train
-    return train
-
-
-def _evaluate_cmd():
-    from advisor.commands.train import evaluate
-    return evaluate
-
-
-def _export_cmd():
-    from advisor.commands.export import export
-    return export
+    b, g = section(cfg, "bench"), cfg["gold"]
+    prompt = run / "teacher.json"  # time the teacher with the prompt it labelled with
+    run_bench(run / "bundle", student_dir=run / "student", teacher_spec=cfg["teacher"]["model"],
+              teacher_prompt=prompt if prompt.is_file() else None, texts_path=g["path"],
+              text_column=g["text_column"] if g["path"] else None, n=b.n, n_teacher=b.teacher_n, echo=echo)
 
 
 def _files(*names: str) -> Callable[[dict, Path], list[Path]]:
@@ -200,24 +167,24 @@ def _existing(*keys: str) -> Callable[[dict, Path], list[Path]]:
 
 
 STAGE_LIST = (
-    Stage("label", _label_cmd, _label_args, ("data", "labels", "teacher", "gold"),
+    Stage("label", _label, ("data", "labels", "teacher", "gold"),
           _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model", "gold.path"),
           _files("labels.jsonl", "labelset.json", "teacher.json")),
-    Stage("train", _train_cmd, _train_args, ("student", "training"),
+    Stage("train", _train, ("student", "training"),
           lambda cfg, run: [run / "labels.jsonl", *_existing("student.model")(cfg, run)],
           _files("student/config.json", "student/model.safetensors", "student/tokenizer.json")),
-    Stage("evaluate", _evaluate_cmd, _evaluate_args, ("gold", "teacher"),
+    Stage("evaluate", _evaluate, ("gold", "teacher"),
           lambda cfg, run: [run / "student/model.safetensors", *_existing("gold.path")(cfg, run)],
           _files("metrics.json"), enabled=lambda cfg: bool(cfg["gold"]["path"])),
-    Stage("export", _export_cmd, _export_args, ("export", "gold", "labels"),
+    Stage("export", _export, ("export", "gold", "labels"),
           lambda cfg, run: [run / "student/model.safetensors", run / "student/config.json",
                             run / "student/tokenizer.json", *_existing("gold.path")(cfg, run)],
           _files("bundle/model.onnx"), enabled=lambda cfg: cfg["export"]["enabled"]),
-    Stage("verify", _export_cmd, _verify_args, ("export", "gold", "labels"),
+    Stage("verify", _verify, ("export", "gold", "labels"),
           lambda cfg, run: [run / "bundle/model.onnx", run / "student/model.safetensors",
                             *_existing("gold.path")(cfg, run)],
           _files("bundle/verification.json"), enabled=lambda cfg: cfg["export"]["enabled"]),
-    Stage("bench", _export_cmd, _bench_args, ("bench", "teacher.model", "gold"),
+    Stage("bench", _bench, ("bench", "teacher.model", "gold"),
           _files("bundle/model.onnx", "bundle/verification.json", "teacher.json"),
           _files("bundle/bench/bench.json", "bundle/bench/bench.png"), enabled=lambda cfg: cfg["bench"]["enabled"]),
 )
@@ -233,7 +200,7 @@ def _config_part(cfg: dict, keys: tuple[str, ...]) -> dict:
 
 
 def stage_inputs_hash(stage: Stage, cfg: dict, run: Path) -> str:
-    files = {str(p): _tree_digest(p) for p in stage.inputs(cfg, run) if p.exists()}
+    files = {str(p): tree_digest(p) for p in stage.inputs(cfg, run) if p.exists()}
     return _hash({"config": _config_part(cfg, stage.config_keys), "files": files})
 
 
@@ -272,7 +239,7 @@ def plan(cfg: dict) -> list[tuple[Stage, str]]:
     return out
 
 
-def _failure_reason(stage: str, run: Path, rc: int) -> str:
+def _failure_reason(stage: str, run: Path, exc: CheckFailed) -> str:
     """What the failed stage recorded about itself, in one line."""
     if stage in ("export", "verify"):
         path = run / "bundle" / "verification.json"
@@ -282,29 +249,28 @@ def _failure_reason(stage: str, run: Path, rc: int) -> str:
             summary = None
         if summary:
             return f"bundle verification did not pass: {summary}"
-    return f"the {stage} command exited with status {rc}"
+    return str(exc.message)
 
 
 def check_student(cfg: dict) -> None:
     """Refuse a student whose tokenizer cannot read the data, before any teacher time is spent."""
-    from distill.data.reader import load_texts
-    from distill.defaults import default_student_dir
     from distill.data.labelset import LabelSet
+    from distill.defaults import default_student_dir
     from distill.training.student_check import check_student_reads
 
-    d = cfg["data"]
-    data = load_texts(d["path"], text_column=d["text_column"], label_column=d["label_column"],
-                      labelset=LabelSet.from_spec(cfg["labels"]), limit=200, sep=d.get("sep"))
+    data = section(cfg, "data").load(LabelSet.from_spec(cfg["labels"]), limit=200)
     check_student_reads(cfg["student"]["model"] or default_student_dir(), data.texts)
 
 
-def run_pipeline(cfg: dict, echo=click.echo) -> dict:
+def run_pipeline(cfg: dict, echo: Echo = print) -> dict:
+    """Run every enabled stage of a validated config (``advisor.pipeline.config.load_config``),
+    skipping those whose inputs and outputs did not change; returns the pipeline manifest."""
     check_student(cfg)
     with run_lock(cfg["run_dir"], "advisor distill run", flag="run_dir"):  # one pipeline per run directory
         return _run_pipeline(cfg, echo)
 
 
-def _run_pipeline(cfg: dict, echo=click.echo) -> dict:
+def _run_pipeline(cfg: dict, echo: Echo = print) -> dict:
     run = Path(cfg["run_dir"])
     run.mkdir(parents=True, exist_ok=True)
     manifest = Manifest(run)
@@ -322,17 +288,17 @@ def _run_pipeline(cfg: dict, echo=click.echo) -> dict:
         manifest.data["stages"][stage.name] = rec
         manifest.save()
         t0 = time.perf_counter()
-        cmd = stage.command()
-        # standalone_mode=False: click returns a command's ctx.exit(code) instead of exiting, so a
-        # stage whose check failed (verify exits 1) must be caught here, or the run would go on.
-        rc = cmd.main(stage.args(cfg, run), prog_name=f"advisor distill run [{stage.name}]", standalone_mode=False)
-        if isinstance(rc, int) and rc != 0:
-            reason = _failure_reason(stage.name, run, rc)
-            rec.update(status="failed", exit_code=rc, reason=reason, seconds=round(time.perf_counter() - t0, 2),
-                       finished=time.time())
+        try:
+            stage.run(cfg, run, echo)
+        except StageFailed:
+            raise
+        except CheckFailed as exc:  # the stage ran but its own check failed: stop here, keep what it wrote
+            reason = _failure_reason(stage.name, run, exc)
+            rec.update(status="failed", exit_code=exc.exit_code, reason=reason,
+                       seconds=round(time.perf_counter() - t0, 2), finished=time.time())
             manifest.save()
             write_summary(run)
-            raise StageFailed(stage.name, f"{reason} (run directory {run}; report.md marks the failure)")
+            raise StageFailed(stage.name, f"{reason} (run directory {run}; report.md marks the failure)") from None
         missing = [p for p in stage.outputs(cfg, run) if not p.is_file()]
         if missing:
             raise UserError(f"stage {stage.name} did not produce {missing[0]}")

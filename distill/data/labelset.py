@@ -9,12 +9,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.errors import UserError, first_line
+from core.errors import UserError
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
 

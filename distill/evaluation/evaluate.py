@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_json, write_jsonl, write_text
+from core.hashing import sha256_file
 from core.errors import UserError
 from distill.evaluation.metrics import agreement, classification_metrics
 
@@ -76,14 +77,6 @@ def _peer_proba(pipe, texts: list[str], k: int) -> np.ndarray:
     out = np.zeros((len(texts), k))
     out[:, pipe.classes_] = p  # classes the teacher never predicted get probability 0
     return out
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for b in iter(lambda: fh.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def _teacher_from_labels_file(path: Path, texts: list[str], names: list[str]) -> tuple[np.ndarray, list]:
@@ -261,7 +254,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     # teacher
     teacher_source = None
     teacher_json = _teacher_json(run_dir) or run_dir / "teacher.json"
-    key = hashlib.sha256((_sha256_file(gold_path) if gold_path.is_file() else str(gold_path)).encode()
+    key = hashlib.sha256((sha256_file(gold_path) if gold_path.is_file() else str(gold_path)).encode()
                          + (teacher_json.read_bytes() if teacher_json.is_file() else b"")
                          + json.dumps([text_column, label_column, limit]).encode()).hexdigest()[:16]
     cache = run_dir / "gold_teacher" / f"{key}.jsonl"

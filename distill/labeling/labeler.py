@@ -55,6 +55,7 @@ class LabelingResult:
     report: dict = field(default_factory=dict)
     out_dir: Path | None = None
     gate: dict | None = None
+    teacher_kind: str | None = None  # local, llama-cpp, server, classifier
 
 
 def score_through_cache(teacher: Teacher, cache: LabelCache, texts: list[str], chunk_size: int = 64,

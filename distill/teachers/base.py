@@ -138,16 +138,11 @@ def parsed_or_abstained(labelset: LabelSet, text: str | None) -> Scored:
     return Scored(one_hot(len(labelset), labelset.index(name)), "parsed", text)
 
 
-def file_digest(path: Path, chunk: int = 1 << 20) -> str:
+def file_digest(path: Path) -> str:
     """sha256 of a file (a GGUF teacher's identity)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while True:
-            b = fh.read(chunk * 8)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
+    from core.hashing import sha256_file
+
+    return sha256_file(path)
 
 
 def dir_digest(path: Path) -> str:

