@@ -107,3 +107,29 @@ def test_cli_reference_is_current():
 def test_advisor_doc_is_current():
     current = (REPO / "docs" / "advisor.md").read_text(encoding="utf-8")
     assert current == advisor_doc(current), "docs/advisor.md is stale: run `python -m advisor.docgen`"
+
+
+def _python_imports():
+    """Every `from X import Y` line of a python block in README.md, docs/ and docs/dev/."""
+    out = []
+    for path in [*DOC_FILES, *sorted((REPO / "docs" / "dev").glob("*.md"))]:
+        in_py = False
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.startswith("```"):
+                in_py = line.strip() == "```python"
+                continue
+            m = re.match(r"\s*from ([\w.]+) import ([\w, ]+)", line) if in_py else None
+            if m:
+                out.append((path.relative_to(REPO).as_posix(), m.group(1), m.group(2).strip()))
+    return out
+
+
+@pytest.mark.parametrize("where, module, names", _python_imports())
+def test_python_imports_in_docs_resolve(where, module, names):
+    """The Python API the docs show exists (modules move; the docs must follow)."""
+    import importlib
+
+    # `from runtime import Bundle`: the bundle's own copy of export/runtime.py, on a device
+    mod = importlib.import_module("export.runtime" if module == "runtime" else module)
+    for name in (n.strip() for n in names.split(",")):
+        assert hasattr(mod, name) or importlib.util.find_spec(f"{module}.{name}"), f"{where}: {module}.{name}"
