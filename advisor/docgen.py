@@ -1,5 +1,6 @@
-"""Generate the docs that must stay true to the code: the CLI reference (from click) and the
-rules section of docs/advisor.md (from rules.yaml). Run with ``python -m advisor.docgen``;
+"""Generate the docs that must stay true to the code: the CLI reference (from click), the config
+file reference (from the config dataclasses) and the rules section of docs/advisor.md (from
+rules.yaml). Run with ``python -m advisor.docgen``;
 ``tests/test_docs.py`` fails when the committed docs differ from what this writes."""
 
 from __future__ import annotations
@@ -43,11 +44,53 @@ def advisor_doc(current: str) -> str:
     return f"{head}{RULES_HEADING}\n\n{rules_markdown(default_rulebook(), 'en')}\n"
 
 
+def _yaml_value(v) -> str:
+    import json
+
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return v if v and v.replace("-", "").replace("_", "").replace(".", "").isalnum() else json.dumps(v)
+    return repr(v)
+
+
+def config_reference() -> str:
+    """Every key of `advisor distill run`'s config file, with its default and help, read from the
+    config dataclasses (``advisor.pipeline.config.SECTIONS``)."""
+    from advisor.pipeline.config import SECTIONS
+    from core.schema import default, flag, settings
+
+    out = ["# Config file reference (`advisor distill run CONFIG.yaml`)", "",
+           "Generated from the config dataclasses by `python -m advisor.docgen`; do not edit. Each section",
+           "is one dataclass (docs/dev/architecture.md); the same setting is the flag named in the last",
+           "column on the stage's own command. `run_dir`, `data.path` and `labels` are required.", "",
+           "```yaml",
+           "run_dir: runs/NAME   # where every output goes (relative paths: to the config file's folder)",
+           "labels: sst2         # a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150), a list, or a file"]
+    for name, cls in SECTIONS.items():
+        out.append(f"{name}:")
+        for f in settings(cls):
+            if f.metadata["yaml"]:
+                choices = f"  # {' | '.join(f.metadata['choices'])}" if f.metadata["choices"] else ""
+                out.append(f"  {f.name}: {_yaml_value(default(cls, f.name))}{choices}")
+    out += ["```", "", "| key | default | flag | what it does |", "|---|---|---|---|"]
+    for name, cls in SECTIONS.items():
+        for f in settings(cls):
+            if f.metadata["yaml"]:
+                help_ = f.metadata["help"].replace("|", "\\|")
+                cli = f"`{flag(cls, f.name)}`" if f.metadata["cli"] else ""
+                out.append(f"| `{name}.{f.name}` | `{_yaml_value(default(cls, f.name))}` | {cli} | {help_} |")
+    return "\n".join(out) + "\n"
+
+
 def main() -> None:
     write_text(DOCS / "cli.md", cli_reference())
+    write_text(DOCS / "config.md", config_reference())
     advisor_md = DOCS / "advisor.md"
     write_text(advisor_md, advisor_doc(advisor_md.read_text(encoding="utf-8")))
-    print(f"wrote {DOCS / 'cli.md'} and {advisor_md}")
+    print(f"wrote {DOCS / 'cli.md'}, {DOCS / 'config.md'} and {advisor_md}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import click
 import pytest
 
 from advisor.cli import cli
-from advisor.docgen import advisor_doc, cli_reference
+from advisor.docgen import advisor_doc, cli_reference, config_reference
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -102,6 +102,11 @@ def test_cli_reference_is_current():
     current, generated = (REPO / "docs" / "cli.md").read_text(encoding="utf-8"), cli_reference()
     diff = "".join(list(difflib.unified_diff(current.splitlines(True), generated.splitlines(True)))[:30])
     assert current == generated, f"docs/cli.md is stale: run `python -m advisor.docgen`\n{diff}"
+
+
+def test_config_reference_is_current():
+    current = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    assert current == config_reference(), "docs/config.md is stale: run `python -m advisor.docgen`"
 
 
 def test_advisor_doc_is_current():
