@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.commands.demo import DEMO_DATA, MIN_WORDS, build_pool, demo_config, find_sst2, full_sentences
+from advisor.pipeline.demo import DEMO_DATA, MIN_WORDS, build_pool, demo_config, find_sst2, full_sentences
 from advisor.pipeline.config import parse_config
 
 SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
