@@ -184,6 +184,7 @@ def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column:
 
     hf_cfg = json.loads((student / "config.json").read_text(encoding="utf-8"))
     names = B.label_names(hf_cfg)
+    B.bundle_task(hf_cfg)  # a student of an unknown task kind fails before the slow export
     B.resolve_max_length(student, hf_cfg, c.max_length)  # a bad max_length fails before the slow export
     eval_set = None
     if verify:  # read the eval data first: a bad file fails before the slow export

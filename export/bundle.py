@@ -58,6 +58,14 @@ def label_names(hf_config: dict) -> list[str]:
     return [v for _, v in items]
 
 
+def bundle_task(hf_config: dict) -> str:
+    """The bundle's ``onnx_bundle.task``: the runtime post-processing of the student's task kind
+    (``distill.tasks``; a student that records none is a classifier)."""
+    from distill.tasks import get_task, student_task
+
+    return get_task(student_task(hf_config)).runtime
+
+
 def resolve_max_length(student_dir: Path, hf_config: dict, override: int | None) -> int:
     cap = int(hf_config.get("max_position_embeddings") or 512)
     if override is not None:
@@ -104,11 +112,15 @@ def weights_sha256(student_dir: Path) -> dict:
 
 def assemble(stage: Path, student_dir: Path, fp32_onnx: Path, int8_onnx: Path | None, *,
              target: str | None, steps: dict, max_length: int | None, labelset: dict | None,
-             ort_config: Path | None = None, session: dict | None = None) -> dict:
-    """Copy models/tokenizer/runtime into ``stage`` and write config.json. Returns the config."""
+             ort_config: Path | None = None, session: dict | None = None, task: str | None = None) -> dict:
+    """Copy models/tokenizer/runtime into ``stage`` and write config.json. Returns the config.
+
+    ``task``: the runtime's post-processing (``onnx_bundle.task``, a key of ``export.runtime.TASKS``;
+    default: the one of the student's task kind, ``distill.tasks``)."""
     stage.mkdir(parents=True, exist_ok=True)
     hf_config = json.loads((student_dir / "config.json").read_text(encoding="utf-8"))
     labels = label_names(hf_config)
+    task = task or bundle_task(hf_config)
     ml = resolve_max_length(student_dir, hf_config, max_length)
     pad_id, pad_token = pad_settings(student_dir / TOKENIZER, hf_config)
 
@@ -130,6 +142,7 @@ def assemble(stage: Path, student_dir: Path, fp32_onnx: Path, int8_onnx: Path | 
     hf_config["onnx_bundle"] = {
         "format": BUNDLE_FORMAT,
         "format_version": FORMAT_VERSION,
+        "task": task,
         "labels": labels,
         "max_length": ml,
         "pad_id": pad_id,

@@ -58,7 +58,7 @@ REQUIRED = (CONFIG, TOKENIZER, VERIFICATION)  # + every model named in config.js
 MAX_JSON_BYTES = 64 * 1024 * 1024  # config/manifest/verification/tokenizer: far below this
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-__all__ = ["Bundle", "BundleError", "CascadeTeacher", "TeacherError", "check_manifest", "read_manifest",
+__all__ = ["Bundle", "BundleError", "CascadeTeacher", "TASKS", "TeacherError", "check_manifest", "read_manifest",
            "check_regular_files", "read_config", "sha256_file", "parse_input_lines"]
 
 
@@ -278,6 +278,10 @@ def _check_info(info: object, where: Path) -> dict:
             raise BundleError(f"{where}: onnx_bundle.{key} must be an integer in [{lo}, {hi}], got {str(v)[:40]!r}")
     if not isinstance(info.get("pad_token"), str):
         raise BundleError(f"{where}: onnx_bundle.pad_token must be a string")
+    task = info.get("task", DEFAULT_TASK)
+    if not isinstance(task, str) or task not in TASKS:
+        raise BundleError(f"{where}: onnx_bundle.task {str(task)[:40]!r} is not a task this runtime knows "
+                          f"({', '.join(TASKS)}); use the runtime.py shipped in the bundle")
     models = info["models"]
     if not isinstance(models, dict) or "model.onnx" not in models:
         raise BundleError(f"{where}: onnx_bundle.models must map model.onnx (and others) to int8/fp32")
@@ -292,6 +296,29 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     x = x - x.max(axis=-1, keepdims=True)
     e = np.exp(x)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+# --- task kinds: what the model's logits mean, keyed by config.json's onnx_bundle.task (the task kind
+# of distill/tasks that trained the student; a bundle without the field is a classifier) --------------
+class _Classification:
+    """One text -> one of the labels: softmax over the logits (temperature-scaled), the top label wins."""
+
+    @staticmethod
+    def probs(logits: np.ndarray, temperature: float) -> np.ndarray:
+        return _softmax(logits.astype(np.float64) / temperature)
+
+    @staticmethod
+    def rows(probs: np.ndarray, labels: Sequence[str]) -> list[dict]:
+        rows = []
+        for p in probs:
+            j = int(p.argmax())
+            rows.append({"label": labels[j], "score": round(float(p[j]), 6),
+                         "probs": {lab: round(float(v), 6) for lab, v in zip(labels, p)}})
+        return rows
+
+
+DEFAULT_TASK = "classification"
+TASKS = {"classification": _Classification}
 
 
 class TeacherError(RuntimeError):
@@ -462,6 +489,8 @@ class Bundle:
         self.labels: list[str] = list(info["labels"])
         self.max_length: int = int(info["max_length"])
         self.variant: str = info["models"][model_file]
+        self.task: str = info.get("task", DEFAULT_TASK)
+        self._task = TASKS[self.task]
         cal = info.get("calibration") or {}
         t = cal.get("temperature", 1.0) if isinstance(cal, dict) else None
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 < t < float("inf")):
@@ -620,7 +649,7 @@ class Bundle:
     def predict_proba(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         """(n, k) probabilities, columns in ``self.labels`` order (temperature-scaled when the
         bundle was calibrated at export: ``onnx_bundle.calibration.temperature``)."""
-        return _softmax(self.logits(texts, batch_size).astype(np.float64) / self.temperature)
+        return self._task.probs(self.logits(texts, batch_size), self.temperature)
 
     @property
     def cascade(self) -> dict | None:
@@ -637,11 +666,7 @@ class Bundle:
         student's answer under ``"student"``; when the teacher fails, the student's answer stays,
         with ``"source": "student"`` and the reason under ``"teacher_error"``."""
         probs = self.predict_proba(texts, batch_size)
-        rows = []
-        for p in probs:
-            j = int(p.argmax())
-            rows.append({"label": self.labels[j], "score": round(float(p[j]), 6),
-                         "probs": {lab: round(float(v), 6) for lab, v in zip(self.labels, p)}})
+        rows = self._task.rows(probs, self.labels)
         spec = self.cascade if cascade else None
         if spec is None:
             return rows

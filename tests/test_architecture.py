@@ -26,12 +26,15 @@ LAYERS = (  # bottom to top: (name, module prefixes)
     ("commands", ("advisor.commands", "advisor.cli", "advisor.docgen", "advisor")),
 )
 # inside distill, bottom to top: a module uses the ones below it, never one above. The measures
-# (metrics, plots, the report's tables) and the encoder I/O (training.modeling) sit low because the
-# teacher report, the classifier teacher and the trainer all use them; the evaluation job (which
-# re-runs the teacher and loads the student) sits on top.
+# (metrics, plots, the report's tables) and the student's parts (encoder I/O, losses, trainers) sit
+# low because the teacher report, the classifier teacher and the task kinds use them; the task kinds
+# (distill.tasks) sit above the teachers and below the jobs that ask them (labelling, training,
+# evaluation); the evaluation job (which re-runs the teacher and loads the student) sits on top.
 DISTILL_STAGES = ("distill.defaults", "distill.data", ("measures", ("distill.evaluation.metrics", "distill.evaluation.plots",
-                  "distill.evaluation.report")), "distill.training.modeling", "distill.teachers", "distill.labeling",
-                  "distill.training", "distill.evaluation")
+                  "distill.evaluation.report")),
+                  ("student parts", ("distill.training.modeling", "distill.training.losses", "distill.training.trainer",
+                                     "distill.training.trainer_distillation")),
+                  "distill.teachers", "distill.tasks", "distill.labeling", "distill.training", "distill.evaluation")
 
 
 def _module_name(path: Path) -> str:

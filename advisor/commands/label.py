@@ -8,6 +8,7 @@ import click
 from core.schema import check_settings, flag, meta, option, settings
 from distill.data.config import DataConfig, GoldConfig
 from distill.labeling.config import TeacherConfig
+from distill.tasks.config import TaskConfig
 
 
 def _echo(msg: str) -> None:
@@ -42,12 +43,13 @@ def _collect(cls, kwargs: dict):
 @click.option("--labels", "labels_spec", required=True,
               help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150).")
 @click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
+@option(TaskConfig, "task")
 @_section_options(TeacherConfig, model={"help": _teacher_help()})
 @_section_options(GoldConfig, exclude=("limit",),
                   path={"help": "Labelled texts for the teacher gate (default: the gold rows of --data; none: checks "
                                 "without gold)."})
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def label(labels_spec, out_dir, quiet, **kwargs) -> None:
+def label(labels_spec, out_dir, task, quiet, **kwargs) -> None:
     """Label texts with a GPT teacher: per-class probabilities into RUN_DIR/labels.jsonl.
 
     \b
@@ -58,6 +60,6 @@ def label(labels_spec, out_dir, quiet, **kwargs) -> None:
     from distill.labeling.stage import labeling_lines
 
     data, teacher, gold = _collect(DataConfig, kwargs), _collect(TeacherConfig, kwargs), _collect(GoldConfig, kwargs)
-    res = run_label(data, labels_spec, teacher, out_dir, gold, progress=not quiet, echo=_echo)
+    res = run_label(data, labels_spec, teacher, out_dir, gold, task=task, progress=not quiet, echo=_echo)
     for line in labeling_lines(res, out_dir):
         click.echo(line)

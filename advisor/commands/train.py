@@ -9,6 +9,7 @@ import click
 
 from core.limits import option_type as _num
 from core.schema import option, settings
+from distill.tasks.config import TaskConfig
 from distill.training.config import DistillationConfig, StudentConfig
 
 
@@ -24,6 +25,7 @@ def _training_options(func):
               help="Teacher labels (RUN_DIR/labels.jsonl from `advisor distill label`).")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run directory: writes OUT/student/, OUT/checkpoints/, OUT/train.json.")
+@option(TaskConfig, "task")
 @option(StudentConfig, "model", "--student", "student", type=click.Path(path_type=Path))
 @_training_options
 @click.option("--gold-dev", type=click.Path(path_type=Path), default=None,
@@ -33,7 +35,7 @@ def _training_options(func):
 @click.option("--resume/--no-resume", default=True, show_default=True,
               help="Continue from the last checkpoint in OUT/checkpoints (or start over).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def train(labels, out, student, gold_dev, text_column, label_column, resume, quiet, **training):
+def train(labels, out, task, student, gold_dev, text_column, label_column, resume, quiet, **training):
     """Train a small encoder student on the teacher's probabilities (knowledge distillation)."""
     from distill.training.api import check_training_inputs, train_student, training_line
 
@@ -41,7 +43,7 @@ def train(labels, out, student, gold_dev, text_column, label_column, resume, qui
     check_training_inputs(labels, out, student)  # fails in a second, before torch is imported
     from distill.training.processes import is_main
 
-    s = train_student(labels, out, config, student=student, gold_dev=gold_dev, gold_text_column=text_column,
+    s = train_student(labels, out, config, student=student, task=task, gold_dev=gold_dev, gold_text_column=text_column,
                       gold_label_column=label_column, resume=resume, progress=not quiet)
     if is_main():
         click.echo(training_line(out, s))

@@ -21,6 +21,7 @@ from core.limits import LIMITS, check_field
 from core.schema import default, settings
 from distill.data.config import DataConfig, GoldConfig
 from distill.labeling.config import TeacherConfig
+from distill.tasks.config import TaskConfig
 from distill.training.config import DistillationConfig, StudentConfig
 from export.config import BenchConfig, ExportConfig
 
@@ -50,6 +51,7 @@ def _spec(cls, f) -> tuple:
 
 SCHEMA: dict[str, Any] = {
     "run_dir": ("path", None),
+    "task": next(_spec(TaskConfig, f) for f in settings(TaskConfig) if f.name == "task"),
     "labels": (_ANY_LABELS, None),
     **{name: {f.name: _spec(cls, f) for f in settings(cls) if f.metadata["yaml"]} for name, cls in SECTIONS.items()},
 }
@@ -152,6 +154,8 @@ def _check_required_and_combinations(cfg: dict) -> None:
             continue  # a named teacher: relative values were resolved to paths only when the path exists
         if not Path(value).exists():
             raise UserError(f"config: {key}: file not found: {value}")
+    if cfg["task"] is None:  # `task:` left empty: the default kind
+        cfg["task"] = default(TaskConfig, "task")
     t, tr, ex, be = cfg["teacher"], cfg["training"], cfg["export"], cfg["bench"]
     _check_teacher_kind(t)
     if t["select_prompt"] and not (t["dev"] or cfg["data"]["label_column"]):

@@ -28,6 +28,7 @@ from core.atomic import write_json
 from core.errors import CheckFailed, UserError
 from core.hashing import sha256_file, tree_digest
 from core.rundir import read_state, run_lock
+from distill.tasks import DEFAULT_TASK
 
 Echo = Callable[[str], None]
 
@@ -75,7 +76,7 @@ def _label(cfg: dict, run: Path, echo: Echo) -> None:
     teacher, gold = section(cfg, "teacher"), _gold(cfg)
     if gold is not None and gold.limit:  # the gate looks at no more gold texts than the run uses
         teacher.gate_size = min(teacher.gate_size, gold.limit)
-    res = label(section(cfg, "data"), cfg["labels"], teacher, run, gold, echo=_note)
+    res = label(section(cfg, "data"), cfg["labels"], teacher, run, gold, task=cfg["task"], echo=_note)
     for line in labeling_lines(res, run):
         echo(line)
 
@@ -85,7 +86,8 @@ def _train(cfg: dict, run: Path, echo: Echo) -> None:
 
     training, student = section(cfg, "training"), section(cfg, "student")
     training.layers = student.layers
-    s = train_student(run / "labels.jsonl", run, training.validate(cli=False), student=student.model)
+    s = train_student(run / "labels.jsonl", run, training.validate(cli=False), student=student.model,
+                      task=cfg["task"])
     echo(training_line(run, s))
 
 
@@ -167,10 +169,10 @@ def _existing(*keys: str) -> Callable[[dict, Path], list[Path]]:
 
 
 STAGE_LIST = (
-    Stage("label", _label, ("data", "labels", "teacher", "gold"),
+    Stage("label", _label, ("task", "data", "labels", "teacher", "gold"),
           _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model", "gold.path"),
           _files("labels.jsonl", "labelset.json", "teacher.json")),
-    Stage("train", _train, ("student", "training"),
+    Stage("train", _train, ("task", "student", "training"),
           lambda cfg, run: [run / "labels.jsonl", *_existing("student.model")(cfg, run)],
           _files("student/config.json", "student/model.safetensors", "student/tokenizer.json")),
     Stage("evaluate", _evaluate, ("gold", "teacher"),
@@ -196,6 +198,8 @@ def _config_part(cfg: dict, keys: tuple[str, ...]) -> dict:
     for key in keys:
         section, _, sub = key.partition(".")
         part[key] = cfg[section][sub] if sub else cfg[section]
+    if part.get("task") == DEFAULT_TASK:  # run directories made before task kinds keep their stages' hashes
+        del part["task"]
     return part
 
 

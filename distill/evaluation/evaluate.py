@@ -25,7 +25,8 @@ import numpy as np
 from core.atomic import write_json, write_jsonl, write_text
 from core.hashing import sha256_file
 from core.errors import UserError
-from distill.evaluation.metrics import agreement, classification_metrics
+from distill.evaluation.metrics import agreement
+from distill.tasks import get_task, student_task
 
 TFIDF_PARAMS = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "max_features": 200_000}
 LR_PARAMS = {"C": 10.0, "max_iter": 2000}
@@ -320,7 +321,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     for name in ("teacher", "student", "tfidf_lr"):
         if name not in preds:
             continue
-        m = classification_metrics(y, preds[name], names, probs=probs_all[name])
+        m = get_task(student_task(student_dir)).metrics(y, preds[name], names, probs=probs_all[name])
         systems[name] = {**m, **systems[name]}
         if name == "teacher":
             teacher_acc = m["accuracy"]

@@ -21,7 +21,8 @@ from distill.labeling.cache import LabelCache, text_hash
 from distill.data.reader import TextDataset
 from distill.data.labelset import LabelSet
 from distill.labeling.gate import GateConfig
-from distill.teachers.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Prompt, Shot, detect_language
+from distill.tasks import DEFAULT_TASK, TaskKind, get_task
+from distill.teachers.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Shot, detect_language
 from core.rundir import check_run_inputs, run_identity, run_lock
 from distill.teachers.base import Scored, Teacher
 
@@ -41,6 +42,7 @@ class LabelingConfig:
     progress: bool = True
     language: str = "auto"  # prompt language: en | zh | auto (from the texts)
     gate: GateConfig = field(default_factory=GateConfig)
+    task: str = DEFAULT_TASK  # the task kind (distill.tasks): the prompt and how scores become labels
 
 
 @dataclass
@@ -101,14 +103,8 @@ def score_through_cache(teacher: Teacher, cache: LabelCache, texts: list[str], c
     return have, n_cached, len(missing)
 
 
-def _accuracy(labelset: LabelSet, res: list[Scored], calib: Calibrator, gold: list[str]) -> float:
-    pred = []
-    for r in res:
-        if r.source == "abstained":
-            pred.append(None)
-        else:
-            p = calib.apply(r.probs) if r.source == "scored" else r.probs
-            pred.append(labelset.names[int(np.argmax(p))])
+def _accuracy(labelset: LabelSet, res: list[Scored], calib: Calibrator, gold: list[str], kind: TaskKind) -> float:
+    pred = _predict(labelset, res, calib, kind)
     return float(np.mean([p == g for p, g in zip(pred, gold)])) if gold else 0.0
 
 
@@ -129,11 +125,12 @@ def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: 
     if not dev.gold:
         raise UserError("--select-prompt needs gold labels: a --label-column in the input or a --dev FILE")
     methods = list(CALIBRATIONS) if cfg.calibrate == "auto" else [cfg.calibrate]
+    kind = get_task(cfg.task)
     results = []
     echo(f"selecting a prompt on {len(dev.texts)} gold dev texts ({len(cfg.candidates)} templates, "
          f"{len(cfg.shots)} shots, calibration {' / '.join(methods)})")
     for name in cfg.candidates:
-        teacher.set_prompt(Prompt(labelset, name, shots=cfg.shots, language=cfg.language))
+        teacher.set_prompt(kind.prompt(labelset, name, shots=cfg.shots, language=cfg.language))
         t0 = time.perf_counter()
         got, _, n_new = score_through_cache(teacher, cache, dev.texts, cfg.chunk_size, cfg.progress, desc=f"  {name}")
         res = [got[text_hash(t)] for t in dev.texts]
@@ -141,7 +138,7 @@ def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: 
         accs = {}
         for method in methods:
             calib = _fit_calibration(teacher, method, [r.probs for r in res if r.source == "scored"])
-            accs[method] = _accuracy(labelset, res, calib, dev.gold)
+            accs[method] = _accuracy(labelset, res, calib, dev.gold, kind)
             results.append({"template": name, "calibration": method, "accuracy": accs[method], "abstained": abst,
                             "prompt_hash": teacher.prompt.hash})
         dt = time.perf_counter() - t0
@@ -149,22 +146,22 @@ def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: 
              + (f"  abstained {abst}" if abst else "")
              + (f"  ({n_new / dt:.1f} texts/s)" if n_new and dt > 0 else "  (cached)"))
     best = max(results, key=lambda r: r["accuracy"])  # first of equals: candidate order, "none" first
-    teacher.set_prompt(Prompt(labelset, best["template"], shots=cfg.shots, language=cfg.language))
+    teacher.set_prompt(kind.prompt(labelset, best["template"], shots=cfg.shots, language=cfg.language))
     cfg.calibrate = best["calibration"]
     echo(f"selected template {best['template']}, calibration {best['calibration']} "
          f"({best['accuracy']:.1%} on the dev set)")
     return results
 
 
-def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], calib: Calibrator) -> list[dict]:
+def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], calib: Calibrator,
+              kind: TaskKind | str | None = None) -> list[dict]:
+    """The labels.jsonl rows: the task kind's label distribution of each teacher answer."""
+    kind = get_task(kind)
     rows = []
     names = labelset.names
     for i, (rid, text) in enumerate(zip(data.ids, data.texts)):
         r = got[text_hash(text)]
-        if r.source == "scored":
-            p = calib.apply(r.probs)
-        else:
-            p = np.asarray(r.probs, dtype=np.float64)
+        p = kind.distribution(r, calib)
         row: dict = {"id": rid, "text": text, "probs": {n: round(float(x), 6) for n, x in zip(names, p)}}
         if r.source == "abstained":
             row.update(label=None, confidence=None, source="abstained")
@@ -181,9 +178,9 @@ def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], cal
     return rows
 
 
-def _predict(labelset: LabelSet, res: list[Scored], calib: Calibrator) -> list[str | None]:
-    return [None if r.source == "abstained" else
-            labelset.names[int(np.argmax(calib.apply(r.probs) if r.source == "scored" else r.probs))] for r in res]
+def _predict(labelset: LabelSet, res: list[Scored], calib: Calibrator, kind: TaskKind) -> list[str | None]:
+    return [None if r.source == "abstained" else labelset.names[int(np.argmax(kind.distribution(r, calib)))]
+            for r in res]
 
 
 def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: TextDataset, gold: TextDataset | None,
@@ -194,6 +191,7 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
     from distill.labeling.gate import MIN_TEXTS
 
     g = cfg.gate
+    kind = get_task(cfg.task)
     rng = np.random.default_rng(g.seed)
     if gold is None and data.gold is not None:
         gold = data
@@ -211,7 +209,7 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
         got, _, _ = score_through_cache(teacher, cache, texts, cfg.chunk_size, cfg.progress, desc="teacher gate")
         res = [got[text_hash(t)] for t in texts]
         calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"])
-        rep = gold_gate(golds, _predict(labelset, res, calib), labelset.names, g)
+        rep = gold_gate(golds, _predict(labelset, res, calib, kind), labelset.names, g)
         rep["source"] = gold.source or "gold rows of the input"
     else:
         uniq = list(dict.fromkeys(data.texts))
@@ -223,7 +221,7 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
             res = [got[text_hash(t)] for t in texts]
             calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"])
             keep = [r.source != "abstained" for r in res]
-            probs = np.stack([calib.apply(r.probs) if r.source == "scored" else r.probs for r in res])
+            probs = np.stack([kind.distribution(r, calib) for r in res])
             return probs, np.array(keep)
 
         probs, keep = scored("teacher gate")
@@ -231,7 +229,7 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
         if teacher.kind != "classifier":
             first = teacher.prompt
             second = second_template(first.template)
-            teacher.set_prompt(Prompt(labelset, second, shots=first.shots, language=first.language))
+            teacher.set_prompt(kind.prompt(labelset, second, shots=first.shots, language=first.language))
             try:
                 probs2, keep2 = scored(f"teacher gate ({second})")
             finally:
@@ -275,7 +273,7 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
     template = cfg.template or teacher.prompt.template
     if cfg.language == "auto":
         cfg.language = detect_language(data.texts)
-    teacher.set_prompt(Prompt(labelset, template, shots=cfg.shots, language=cfg.language))
+    teacher.set_prompt(get_task(cfg.task).prompt(labelset, template, shots=cfg.shots, language=cfg.language))
     selection: list[dict] = []
     dev_ids: list[str] = []
     with LabelCache(out / CACHE_NAME) as cache:
@@ -307,10 +305,11 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
         scored_raw = [got[h].probs for h in uniq if got[h].source == "scored"]
         calib = _fit_calibration(teacher, cfg.calibrate, scored_raw)
         cache.set_meta("last_run", {"teacher": teacher.fingerprint, "prompt": teacher.prompt.hash, "time": time.time()})
-    rows = make_rows(data, labelset, got, calib)
+    rows = make_rows(data, labelset, got, calib, get_task(cfg.task))
     write_jsonl(out / "labels.jsonl", rows)
     write_json(out / "labelset.json", labelset.to_dict())
     teacher_meta = {
+        "task": get_task(cfg.task).name,
         "teacher": teacher.describe(),
         "fingerprint": teacher.fingerprint,
         "prompt_hash": teacher.prompt.hash,

@@ -63,21 +63,26 @@ def _check(data: DataConfig, teacher: TeacherConfig, out: Path) -> tuple[tuple[s
 
 
 def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: str | Path = "runs/label",
-          gold: GoldConfig | None = None, *, progress: bool = True, echo: Callable[[str], None] | None = None):
+          gold: GoldConfig | None = None, *, task: str | None = None, progress: bool = True,
+          echo: Callable[[str], None] | None = None):
     """Label ``data`` with ``teacher`` into ``out``; returns the ``LabelingResult``.
 
     ``labels``: a label-set spec (``"sst2"``, ``"neg,pos"``, a file) or a ``LabelSet``. ``gold``:
-    labelled texts for the teacher gate (default: the gold rows of ``data``)."""
+    labelled texts for the teacher gate (default: the gold rows of ``data``). ``task``: the task
+    kind (``distill.tasks``; default classification): how the rows are read, what the teacher is
+    asked and how its scores become the label distribution."""
     from distill.data.labelset import LabelSet
     from distill.data.reader import load_texts
+    from distill.tasks import get_task
     from distill.teachers.prompts import load_shots
 
     teacher = teacher or TeacherConfig()
     echo = echo or (lambda s: print(s, file=sys.stderr))
     out = Path(out)
+    kind = get_task(task)
     cand, shots = _check(data, teacher, out)
     labelset = labels if isinstance(labels, LabelSet) else LabelSet.from_spec(labels)
-    ds = data.load(labelset)
+    ds = kind.read(data, labelset)
     t = teacher
     dev = None
     if t.dev:
@@ -111,7 +116,7 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
     cfg = LabelingConfig(template=t.template, select_prompt=t.select_prompt, candidates=cand, dev_size=t.dev_size,
                          shots=tuple(shot_list), calibrate=t.calibrate or ("auto" if t.select_prompt else "none"),
                          chunk_size=max(t.batch_size * 4, 32) if local else max(t.concurrency * 8, 32),
-                         seed=data.seed, progress=progress, language=t.language,
+                         seed=data.seed, progress=progress, language=t.language, task=kind.name,
                          gate=GateConfig(accept_weak=t.accept_weak_teacher, size=t.gate_size, seed=data.seed))
     try:
         res = label_dataset(ds, labelset, model, out, cfg, dev=dev, echo=echo, gold=gold_ds)

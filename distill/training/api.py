@@ -51,8 +51,12 @@ def _check_student_reads(labels: Path, student, where: str) -> None:
 def train_student(labels: str | Path, out: str | Path, config: DistillationConfig | None = None, *, student=None,
                   **kwargs) -> dict:
     """Check the inputs, then train (``distill.training.train.train_student``); returns the summary
-    written to ``OUT/train.json``. ``kwargs``: ``gold_dev``, ``gold_text_column``,
-    ``gold_label_column``, ``resume``, ``progress``, ``labelset``, ``callbacks``."""
+    written to ``OUT/train.json``. ``kwargs``: ``task`` (the task kind, ``distill.tasks``),
+    ``gold_dev``, ``gold_text_column``, ``gold_label_column``, ``resume``, ``progress``, ``labelset``,
+    ``callbacks``."""
+    from distill.tasks import get_task
+
+    get_task(kwargs.get("task"))  # an unknown kind fails here, before the slow imports
     config = (config or DistillationConfig()).validate()
     check_training_inputs(labels, out, student)
     from distill.training.train import train_student as _train

@@ -98,14 +98,18 @@ def load_tokenizer(path: Path):
     return tok
 
 
-def load_student(student: str | os.PathLike | None, labels: list[str], layers: int | None = None):
-    """(model, tokenizer, path): the encoder with a fresh ``len(labels)``-way classification head.
+def load_student(student: str | os.PathLike | None, labels: list[str], layers: int | None = None, *,
+                 head=None, problem_type: str | None = "single_label_classification"):
+    """(model, tokenizer, path): the encoder with a fresh ``len(labels)``-way head.
 
-    A directory that already is a classifier for other labels gets its head re-initialised.
-    ``layers``: keep only the bottom ``layers`` transformer layers (the config's
+    ``head``: the transformers auto class that adds the head (the task kind's choice, see
+    ``distill.tasks``; default ``AutoModelForSequenceClassification``); ``problem_type`` goes to the
+    model's config. A directory that already is a classifier for other labels gets its head
+    re-initialised. ``layers``: keep only the bottom ``layers`` transformer layers (the config's
     ``num_hidden_layers`` is lowered before loading, so the top layers' weights are not loaded).
     """
-    from transformers import AutoModelForSequenceClassification
+    if head is None:
+        from transformers import AutoModelForSequenceClassification as head
 
     path = resolve_student_dir(student)
     config = check_encoder(path)
@@ -123,13 +127,14 @@ def load_student(student: str | os.PathLike | None, labels: list[str], layers: i
     label2id = {name: i for i, name in enumerate(labels)}
     try:
         with _quiet_transformers():
-            model = AutoModelForSequenceClassification.from_pretrained(
+            model = head.from_pretrained(
                 str(path), num_labels=len(labels), id2label=id2label, label2id=label2id,
                 ignore_mismatched_sizes=True, local_files_only=True, use_safetensors=True, **shape,
             )
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"cannot load the student model from {path}: {first_line(exc)[:300]}") from None
-    model.config.problem_type = "single_label_classification"
+    if problem_type is not None:
+        model.config.problem_type = problem_type
     return model, tok, path
 
 

@@ -17,14 +17,14 @@ import numpy as np
 
 from core.errors import UserError
 from core.offline import force_offline
+from distill.tasks import DEFAULT_TASK, get_task
 from distill.training.config import DistillationConfig
-from distill.training.labels import Collator, EncodedDataset, _encode, prepare_rows, read_labels
+from distill.training.labels import Collator, EncodedDataset, prepare_rows, read_labels
 from distill.training.processes import barrier as _barrier
 from distill.training.processes import is_main as _is_main
 from distill.training.processes import warn as _warn
 from distill.training.processes import world_size as _world_size
-from distill.training.trainer import (FiniteLossCallback, StopAfterStepsCallback, StudentTrainer,
-                                      check_finite_model, compute_accuracy)
+from distill.training.trainer import FiniteLossCallback, StopAfterStepsCallback, check_finite_model
 
 force_offline()
 
@@ -85,59 +85,108 @@ def _train_student(
     labelset=None,
     stop_after_steps: int | None = None,
     callbacks: list | None = None,
+    task: str | None = None,
 ) -> dict:
     """Train the student; returns the summary also written to RUN_DIR/train.json.
 
+    ``task``: the task kind (``distill.tasks``; default classification): it builds the student's
+    head, encodes the texts, and chooses the trainer (the loss) and the checkpoint metric.
     ``stop_after_steps`` ends training early (checkpoint kept, no student saved) to simulate an
     interruption; the next call with ``resume=True`` continues from the last checkpoint.
     """
-    from transformers import EarlyStoppingCallback, TrainingArguments, set_seed
+    from transformers import set_seed
 
-    from core.atomic import write_json
-    from distill.training.modeling import load_student, save_student
-    from distill.evaluation.report import build_model_card
-    from distill.training.trainer_distillation import DistillationTrainer
-
+    kind = get_task(task)
     config = (config or DistillationConfig()).validate()
     out = Path(out)
     rows = read_labels(labels, labelset=labelset)
-    names = rows.names
-
-    # gold dev set (early stopping on gold instead of a held-out slice of teacher labels)
-    dev = None
-    if gold_dev is not None:
-        from distill.data.reader import load_texts
-        from distill.data.labelset import LabelSet
-
-        ls = rows.labelset if rows.labelset is not None else LabelSet.from_spec(",".join(names))
-        dev = load_texts(gold_dev, text_column=gold_text_column, label_column=gold_label_column, labelset=ls)
-        if dev.gold is None:
-            raise UserError(f"--gold-dev {gold_dev} has no gold label column (pass --label-column)")
+    check_labels_task(labels, kind)
+    dev = _read_gold_dev(rows, gold_dev, gold_text_column, gold_label_column)
     prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
     set_seed(config.seed)
-    model, tok, student_path = load_student(student, names, layers=config.layers)
+    model, tok, student_path = kind.load_student(student, rows.names, layers=config.layers)
+    train_ds, eval_ds = _datasets(kind, tok, rows, prep, dev, config)
 
-    train_texts = [rows.texts[i] for i in prep.train_idx]
+    ckpt_dir = out / CHECKPOINTS
+    meta = {"labels_sha256": rows.sha256, "config_fingerprint": config.fingerprint(),
+            "student": str(Path(student_path).resolve()), "labels": rows.names,
+            "gold_dev": str(Path(gold_dev).resolve()) if gold_dev else None,
+            "world_size": _world_size(), "task": kind.name}
+    resume_from = _prepare_checkpoints(ckpt_dir, meta, resume)
+
+    finite = FiniteLossCallback()
+    trainer = _make_trainer(kind, model, tok, train_ds, eval_ds, ckpt_dir, config, progress,
+                            [*(callbacks or []), finite], stop_after_steps)
+    t0 = time.time()
+    result = trainer.train(resume_from_checkpoint=resume_from)
+    summary = _summary(kind, labels, rows, student_path, config, prep, dev, gold_dev, eval_ds, resume_from,
+                       trainer.state, result, time.time() - t0)
+    _refuse_divergence(trainer, finite, summary, ckpt_dir, config)
+    interrupted = bool(stop_after_steps) and trainer.state.global_step < trainer.state.max_steps
+    summary["interrupted"] = interrupted
+    if interrupted:
+        return summary
+    if eval_ds is not None:
+        final = trainer.evaluate()
+        summary["final_eval"] = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    _save(trainer, tok, rows, labels, out, summary, config)
+    _barrier()
+    return summary
+
+
+def check_labels_task(labels: str | os.PathLike, kind) -> None:
+    """Refuse labels made for another task kind (``teacher.json`` beside them records it; labels
+    made before task kinds were recorded are classification)."""
+    info = _read_json(Path(labels).parent / "teacher.json") or {}
+    made_for = info.get("task", DEFAULT_TASK) if isinstance(info, dict) else DEFAULT_TASK
+    if made_for != kind.name:
+        raise UserError(f"{labels} holds labels for the task {made_for!r}, not {kind.name!r}; "
+                        f"train with --task {made_for} (task: {made_for} in a config)")
+
+
+def _read_gold_dev(rows, gold_dev, text_column, label_column):
+    """The gold dev set for early stopping (instead of a held-out slice of teacher labels), or None."""
+    if gold_dev is None:
+        return None
+    from distill.data.labelset import LabelSet
+    from distill.data.reader import load_texts
+
+    ls = rows.labelset if rows.labelset is not None else LabelSet.from_spec(",".join(rows.names))
+    dev = load_texts(gold_dev, text_column=text_column, label_column=label_column, labelset=ls)
+    if dev.gold is None:
+        raise UserError(f"--gold-dev {gold_dev} has no gold label column (pass --label-column)")
+    return dev
+
+
+def _datasets(kind, tok, rows, prep, dev, config: DistillationConfig):
+    """(training set, held-out set or None): the gold dev set when given, else the held-out slice of
+    the teacher labels; the texts encoded by the task kind."""
+    names = rows.names
     train_ds = EncodedDataset(
-        _encode(tok, train_texts, config.max_length), prep.hard[prep.train_idx],
+        kind.encode(tok, [rows.texts[i] for i in prep.train_idx], config.max_length), prep.hard[prep.train_idx],
         rows.probs[prep.train_idx], prep.weights[prep.train_idx],
     )
     eval_ds = None
     if dev is not None:
         g = np.array([names.index(x) for x in dev.gold])
-        eval_ds = EncodedDataset(_encode(tok, dev.texts, config.max_length), g,
+        eval_ds = EncodedDataset(kind.encode(tok, dev.texts, config.max_length), g,
                                  np.eye(len(names))[g], np.ones(len(g)))
     elif len(prep.eval_idx):
         ev = prep.eval_idx
-        eval_ds = EncodedDataset(_encode(tok, [rows.texts[i] for i in ev], config.max_length),
+        eval_ds = EncodedDataset(kind.encode(tok, [rows.texts[i] for i in ev], config.max_length),
                                  np.asarray(rows.teacher)[ev], rows.probs[ev], np.ones(len(ev)))
+    return train_ds, (eval_ds if eval_ds is not None and len(eval_ds) > 0 else None)
 
-    # checkpoints: resume only when they were made from the same labels, student and options
-    ckpt_dir = out / CHECKPOINTS
-    meta = {"labels_sha256": rows.sha256, "config_fingerprint": config.fingerprint(),
-            "student": str(Path(student_path).resolve()), "labels": names,
-            "gold_dev": str(Path(gold_dev).resolve()) if gold_dev else None,
-            "world_size": _world_size()}
+
+# checkpoints recorded before a key existed had this value
+_META_DEFAULTS = {"task": DEFAULT_TASK}
+
+
+def _prepare_checkpoints(ckpt_dir: Path, meta: dict, resume: bool) -> str | None:
+    """The checkpoint to resume from, or None. Checkpoints are resumed only when they were made from
+    the same labels, student and options (``meta``, kept in ``run.json``); others are removed."""
+    from core.atomic import write_json
+
     resume_from = None
     restart = False
     if ckpt_dir.is_dir() and resume:
@@ -147,7 +196,7 @@ def _train_student(
 
             old = read_state(ckpt_dir / RUN_META, "checkpoint record")
             old = old if isinstance(old, dict) else {}
-            diff = [k for k in meta if old.get(k) != meta[k]]
+            diff = [k for k in meta if old.get(k, _META_DEFAULTS.get(k)) != meta[k]]
             if diff:
                 # checkpoints of another job (other labels/options) cannot be continued: start over
                 _warn(f"checkpoints in {ckpt_dir} were made with different {', '.join(diff)}; "
@@ -161,13 +210,19 @@ def _train_student(
         ckpt_dir.mkdir(parents=True, exist_ok=True)
         write_json(ckpt_dir / RUN_META, meta)
     _barrier()
+    return resume_from
+
+
+def _training_arguments(ckpt_dir: Path, config: DistillationConfig, n_train: int, has_eval: bool,
+                        best_metric: str, progress: bool):
+    """The ``TrainingArguments``: schedule, evaluation/checkpoint cadence, and the process setup."""
+    from transformers import TrainingArguments
 
     world = _world_size()
-    steps_per_epoch = max(1, math.ceil(len(train_ds) / (config.batch_size * world)))
+    steps_per_epoch = max(1, math.ceil(n_train / (config.batch_size * world)))
     total_steps = config.max_steps if config.max_steps > 0 else math.ceil(steps_per_epoch * config.epochs)
     eval_steps = max(1, steps_per_epoch // config.evals_per_epoch)
-    has_eval = eval_ds is not None and len(eval_ds) > 0
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(ckpt_dir),
         per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=max(config.batch_size, 64),
@@ -183,7 +238,7 @@ def _train_student(
         save_steps=eval_steps,
         save_total_limit=config.save_total_limit,
         load_best_model_at_end=has_eval,
-        metric_for_best_model="accuracy" if has_eval else None,
+        metric_for_best_model=best_metric if has_eval else None,
         greater_is_better=True if has_eval else None,
         logging_steps=max(1, min(50, eval_steps)),
         seed=config.seed,
@@ -201,51 +256,64 @@ def _train_student(
         ddp_backend="gloo" if (not torch.cuda.is_available() and world > 1) else None,
         save_safetensors=True,
     )
-    finite = FiniteLossCallback()
-    cbs = list(callbacks or []) + [finite]
+
+
+def _make_trainer(kind, model, tok, train_ds, eval_ds, ckpt_dir: Path, config: DistillationConfig, progress: bool,
+                  callbacks: list, stop_after_steps: int | None):
+    """The task kind's Trainer (its loss) with the arguments, the data and the callbacks."""
+    from transformers import EarlyStoppingCallback
+
+    has_eval = eval_ds is not None
+    args = _training_arguments(ckpt_dir, config, len(train_ds), has_eval, kind.best_metric, progress)
+    cbs = list(callbacks)
     if has_eval and config.patience > 0:
         cbs.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     if stop_after_steps:
         cbs.append(StopAfterStepsCallback(stop_after_steps))
-    common = dict(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds if has_eval else None,
-                  data_collator=Collator(tok), compute_metrics=compute_accuracy if has_eval else None,
-                  callbacks=cbs)
-    if config.alpha > 0:
-        trainer = DistillationTrainer(**common, temperature=config.temperature, alpha=config.alpha)
-    else:
-        trainer = StudentTrainer(**common)  # alpha = 0: hard labels only
-
+    trainer_cls, loss_options = kind.trainer(config)
+    trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                          data_collator=Collator(tok), compute_metrics=kind.training_metrics if has_eval else None,
+                          callbacks=cbs, **loss_options)
     if not progress:  # --quiet: no per-step log dicts either
         from transformers.trainer_callback import PrinterCallback
 
         trainer.remove_callback(PrinterCallback)
-    t0 = time.time()
-    result = trainer.train(resume_from_checkpoint=resume_from)
-    elapsed = time.time() - t0
-    state = trainer.state
-    summary = {
+    return trainer
+
+
+def _summary(kind, labels, rows, student_path, config: DistillationConfig, prep, dev, gold_dev, eval_ds,
+             resume_from, state, result, elapsed: float) -> dict:
+    """What the training did (RUN_DIR/train.json)."""
+    best = f"eval_{kind.best_metric}"
+    return {
         "labels_file": str(Path(labels).resolve()),
         "labels_sha256": rows.sha256,
         "student_base": str(student_path),
-        "labels": names,
+        "labels": rows.names,
+        "task": kind.name,
         "config": config.to_dict(),
         "data": prep.stats,
         "early_stopping": ("gold dev " + str(gold_dev)) if dev is not None else
-                          (f"held-out {len(prep.eval_idx)} teacher-labelled rows" if has_eval else "none"),
+                          (f"held-out {len(prep.eval_idx)} teacher-labelled rows" if eval_ds is not None else "none"),
         "resumed_from": resume_from,
         "global_step": int(state.global_step),
         "max_steps": int(state.max_steps),
         "epochs_done": float(state.epoch or 0.0),
         "train_loss": float(result.training_loss) if result.training_loss is not None else None,
         "train_seconds": round(elapsed, 2),
-        "world_size": world,
+        "world_size": _world_size(),
         "best_checkpoint": state.best_model_checkpoint,
         "best_eval_accuracy": state.best_metric,
         "eval_history": [
-            {k: v for k, v in h.items() if k in ("step", "epoch", "eval_accuracy", "eval_macro_f1", "eval_loss")}
-            for h in state.log_history if "eval_accuracy" in h
+            {k: v for k, v in h.items() if k in ("step", "epoch", "eval_accuracy", "eval_macro_f1", "eval_loss", best)}
+            for h in state.log_history if best in h
         ],
     }
+
+
+def _refuse_divergence(trainer, finite, summary: dict, ckpt_dir: Path, config: DistillationConfig) -> None:
+    """A NaN/inf loss, gradient or weight: remove the checkpoints (never resume from them) and fail."""
+    state = trainer.state
     bad_param = check_finite_model(trainer.model)
     if finite.bad is not None or bad_param is not None or (summary["train_loss"] is not None
                                                             and not math.isfinite(summary["train_loss"])):
@@ -256,22 +324,22 @@ def _train_student(
             shutil.rmtree(ckpt_dir, ignore_errors=True)
         raise UserError(f"training diverged: {what} (--lr {config.lr:g}, --temperature {config.temperature:g}); "
                         f"no student was saved; lower --lr and train again")
-    interrupted = bool(stop_after_steps) and state.global_step < state.max_steps
-    summary["interrupted"] = interrupted
-    if interrupted:
-        return summary
-    if has_eval:
-        final = trainer.evaluate()
-        summary["final_eval"] = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
-    if trainer.is_world_process_zero():
-        teacher_info = _read_json(Path(labels).parent / "teacher.json")
-        card = build_model_card(summary, teacher_info, evaluation=None)
-        save_student(trainer.accelerator.unwrap_model(trainer.model), tok, out / STUDENT, card, config.max_length)
-        if rows.labelset is not None:
-            write_json(out / STUDENT / "labelset.json", rows.labelset.to_dict())
-        write_json(out / "train.json", summary)
-    _barrier()
-    return summary
+
+
+def _save(trainer, tok, rows, labels, out: Path, summary: dict, config: DistillationConfig) -> None:
+    """RUN_DIR/student (the model, its card, its label set) and RUN_DIR/train.json (main process)."""
+    if not trainer.is_world_process_zero():
+        return
+    from core.atomic import write_json
+    from distill.evaluation.report import build_model_card
+    from distill.training.modeling import save_student
+
+    teacher_info = _read_json(Path(labels).parent / "teacher.json")
+    card = build_model_card(summary, teacher_info, evaluation=None)
+    save_student(trainer.accelerator.unwrap_model(trainer.model), tok, out / STUDENT, card, config.max_length)
+    if rows.labelset is not None:
+        write_json(out / STUDENT / "labelset.json", rows.labelset.to_dict())
+    write_json(out / "train.json", summary)
 
 
 def _readable_json(path: Path) -> bool:

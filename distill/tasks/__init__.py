@@ -1,0 +1,17 @@
+"""Task kinds: ``get_task(name)`` -> the :class:`TaskKind` that answers, per layer, what a kind of
+task means (reader fields, teacher prompt and label distribution, student head and loss, metrics,
+the runtime's post-processing). See ``distill.tasks.base`` and docs/dev/task-kinds.md.
+
+Registered here: ``classification`` (single-label, single text).
+"""
+
+from __future__ import annotations
+
+from distill.tasks.base import (DEFAULT_TASK, STUDENT_KEY, TASKS, TaskKind, get_task, register_task, student_task,
+                                task_names)
+from distill.tasks.classification import ClassificationTask
+
+register_task(ClassificationTask())
+
+__all__ = ["DEFAULT_TASK", "STUDENT_KEY", "TASKS", "ClassificationTask", "TaskKind", "get_task", "register_task",
+           "student_task", "task_names"]
