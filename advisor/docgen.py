@@ -56,6 +56,13 @@ def _yaml_value(v) -> str:
     return repr(v)
 
 
+def _task_line() -> str:
+    from core.schema import default, meta
+    from distill.tasks.config import TaskConfig
+
+    return f"{default(TaskConfig, 'task')}  # {' | '.join(meta(TaskConfig, 'task')['choices'])}: {meta(TaskConfig, 'task')['help']}"
+
+
 def config_reference() -> str:
     """Every key of `advisor distill run`'s config file, with its default and help, read from the
     config dataclasses (``advisor.pipeline.config.SECTIONS``)."""
@@ -68,6 +75,7 @@ def config_reference() -> str:
            "column on the stage's own command. `run_dir`, `data.path` and `labels` are required.", "",
            "```yaml",
            "run_dir: runs/NAME   # where every output goes (relative paths: to the config file's folder)",
+           f"task: {_task_line()}",
            "labels: sst2         # a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150), a list, or a file"]
     for name, cls in SECTIONS.items():
         out.append(f"{name}:")
