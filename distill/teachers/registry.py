@@ -134,10 +134,6 @@ def named(spec: str | os.PathLike | None) -> NamedTeacher | None:
     return None
 
 
-def names_help() -> str:
-    return "; ".join(t.summary() for t in TEACHERS.values())
-
-
 # ------------------------------------------------------------------------------------ cache
 def cache_root() -> Path:
     """``$BERT_OR_GPT_GGUF_CACHE`` or ``$XDG_CACHE_HOME/bert-or-gpt/gguf`` (``~/.cache/...``).
