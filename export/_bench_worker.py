@@ -106,8 +106,6 @@ def main() -> None:
         out["load_s"] = time.perf_counter() - t_load
         fn = b.predict_proba
     elif kind == "torch":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -26,6 +26,7 @@ import tempfile
 from pathlib import Path
 
 from core.atomic import write_json
+from core.offline import OFFLINE_ENV
 from core.errors import UserError
 
 WORKER = Path(__file__).with_name("_bench_worker.py")
@@ -77,8 +78,7 @@ def _run_worker(job: dict, timeout: float = 1800) -> dict:
         json.dump(job, fh)
         path = fh.name
     try:
-        env = dict(os.environ, PYTHONPATH="", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1",
-                   TRANSFORMERS_OFFLINE="1")
+        env = dict(os.environ, PYTHONPATH="", **OFFLINE_ENV)
         proc = subprocess.run([sys.executable, str(WORKER), path], capture_output=True, text=True,
                               timeout=timeout, env=env, cwd=tempfile.gettempdir())
     finally:
@@ -173,14 +173,14 @@ def teacher_prompt_options(path) -> dict:
 
 def _open_bundle(bundle: Path) -> tuple[dict, dict]:
     """The bundle's ``onnx_bundle`` config and its verification.json, after the manifest check."""
-    from export.runtime import BundleError, check_manifest
+    from export.runtime import CONFIG, VERIFICATION, BundleError, check_manifest
 
     try:
         check_manifest(bundle)
     except BundleError as exc:
         raise UserError(str(exc)) from None
-    config = json.loads((bundle / "config.json").read_text(encoding="utf-8"))
-    verification = json.loads((bundle / "verification.json").read_text(encoding="utf-8"))
+    config = json.loads((bundle / CONFIG).read_text(encoding="utf-8"))
+    verification = json.loads((bundle / VERIFICATION).read_text(encoding="utf-8"))
     return config["onnx_bundle"], verification
 
 
@@ -199,6 +199,8 @@ def _bench_onnx(bundle: Path, info: dict, texts: list[str], echo) -> dict[str, d
 def _bench_student(info: dict, student_dir, texts: list[str], echo) -> dict | None:
     """The PyTorch student's measurements (--student, else the one recorded in the bundle); None
     when the recorded one is gone."""
+    from distill.training.modeling import WEIGHT_FILES
+
     # absolute paths: the workers run in a scratch directory
     student = Path(student_dir).resolve() if student_dir else Path(info.get("student", {}).get("path", ""))
     if student_dir and not (student / "config.json").is_file():
@@ -207,7 +209,7 @@ def _bench_student(info: dict, student_dir, texts: list[str], echo) -> dict | No
         return None
     echo(f"bench: PyTorch student ({len(texts)} texts)...")
     r = _measure("torch", texts, {"student": str(student), "max_length": info["max_length"]})
-    w = next((student / f for f in ("model.safetensors", "pytorch_model.bin") if (student / f).is_file()), None)
+    w = next((student / f for f in WEIGHT_FILES if (student / f).is_file()), None)
     r["size_mb"] = w.stat().st_size / 1e6 if w else None
     return r
 

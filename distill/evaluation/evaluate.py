@@ -23,10 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_json, write_jsonl, write_text
-from core.hashing import sha256_file
 from core.errors import UserError
+from core.hashing import sha256_file
+from core.rundir import LABELS_FILE, LABELSET_FILE, TEACHER_FILE
+from distill.defaults import MAX_POSITIONS
 from distill.evaluation.metrics import agreement, classification_metrics
 from distill.evaluation.report import SYSTEMS
+from distill.teachers.http import DEFAULT_API_KEY_ENV
 
 TFIDF_PARAMS = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "max_features": 200_000}
 LR_PARAMS = {"C": 10.0, "max_iter": 2000}
@@ -50,7 +53,7 @@ def _optional(path: Path):
 def load_run_labelset(run_dir: Path):
     from distill.data.labelset import LabelSet
 
-    for p in (run_dir / "labelset.json", run_dir / "student" / "labelset.json"):
+    for p in (run_dir / LABELSET_FILE, run_dir / "student" / LABELSET_FILE):
         if p.is_file():
             return LabelSet.from_dict(_required(p), source=str(p))
     cfg = run_dir / "student" / "config.json"
@@ -115,13 +118,13 @@ def _teacher_from_labels_file(path: Path, texts: list[str], names: list[str]) ->
 
 def _teacher_json(run_dir: Path) -> Path | None:
     """RUN_DIR/teacher.json, else the one beside the labels file the student was trained on."""
-    if (run_dir / "teacher.json").is_file():
-        return run_dir / "teacher.json"
+    if (run_dir / TEACHER_FILE).is_file():
+        return run_dir / TEACHER_FILE
     tj = run_dir / "train.json"
     if tj.is_file():
         lf = (_optional(tj) or {}).get("labels_file")
-        if lf and (Path(lf).parent / "teacher.json").is_file():
-            return Path(lf).parent / "teacher.json"
+        if lf and (Path(lf).parent / TEACHER_FILE).is_file():
+            return Path(lf).parent / TEACHER_FILE
     return None
 
 
@@ -141,20 +144,21 @@ def teacher_from_run(run_dir: Path, labelset):
     options: dict = {"template": meta.get("template") or prompt.get("template"),
                      "shots": tuple(Shot(str(a), str(b)) for a, b in prompt.get("shots") or ()),
                      "language": prompt.get("language")}
+    # the recorded batch size, else the backend's own default
+    batch = {"batch_size": int(t["batch_size"])} if t.get("batch_size") else {}
     if t.get("kind") == "classifier":  # a trained student (two-stage distillation)
         spec = t.get("model")
-        options = {"batch_size": int(t.get("batch_size") or 64)}
+        options = batch
         if not spec or not Path(spec).exists():
             return None
     elif t.get("kind") == "local":
         spec = t.get("model")
-        options.update(dtype=t.get("dtype") or "auto", batch_size=int(t.get("batch_size") or 16),
-                       trust_remote_code=bool(t.get("trust_remote_code")))
+        options.update(dtype=t.get("dtype") or "auto", trust_remote_code=bool(t.get("trust_remote_code")), **batch)
         if not spec or not Path(spec).exists():
             return None
     elif t.get("kind") == "llama-cpp":
         spec = t.get("model")
-        options.update(backend="llama-cpp", batch_size=int(t.get("batch_size") or 8))
+        options.update(backend="llama-cpp", **batch)
         if not spec or not Path(spec).exists():
             return None
     elif t.get("base_url"):
@@ -162,7 +166,7 @@ def teacher_from_run(run_dir: Path, labelset):
         if "***" in spec:  # the URL's credentials were redacted when teacher.json was written
             raise UserError(f"the teacher URL in {info_path} had credentials, which are never stored; pass "
                             f"--teacher-labels (the teacher's labels of the gold file) or give the server key "
-                            f"through ${t.get('api_key_env') or 'OPENAI_API_KEY'} instead of the URL")
+                            f"through ${t.get('api_key_env') or DEFAULT_API_KEY_ENV} instead of the URL")
         options.update({k: t[k] for k in ("server_model", "api_key_env", "concurrency", "timeout", "max_retries")
                         if t.get(k) is not None})
     else:
@@ -242,7 +246,7 @@ def _score_student(student_dir: Path, names: list[str], texts: list[str], batch_
     if model_names != names:
         raise UserError(f"the student's labels ({', '.join(model_names)}) differ from the run's label set "
                         f"({', '.join(names)})")
-    max_len = int(min(getattr(tok, "model_max_length", 128) or 128, 512))
+    max_len = int(min(getattr(tok, "model_max_length", 128) or 128, MAX_POSITIONS))
     t0 = time.perf_counter()
     probs = predict_proba(model, tok, texts, max_length=max_len, batch_size=batch_size, progress=progress,
                           desc="student on gold")
@@ -305,7 +309,7 @@ def _score_peer(run_dir: Path, train_info: dict, labelset, texts: list[str]):
     from distill.training.labels import read_labels
 
     names = labelset.names
-    labels_file = Path(train_info.get("labels_file") or run_dir / "labels.jsonl")
+    labels_file = Path(train_info.get("labels_file") or run_dir / LABELS_FILE)
     rows = read_labels(labels_file, labelset=labelset) if labels_file.is_file() else None
     # a classifier needs two classes: a teacher that gave every text the same label leaves no peer
     if rows is None or len({x for x in rows.teacher if x is not None}) < 2:
@@ -363,7 +367,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     probs: dict[str, np.ndarray] = {}
     preds["student"], probs["student"], systems["student"] = _score_student(student_dir, names, texts, batch_size,
                                                                             progress)
-    teacher_json = _teacher_json(run_dir) or run_dir / "teacher.json"
+    teacher_json = _teacher_json(run_dir) or run_dir / TEACHER_FILE
     cache = _teacher_cache(run_dir, gold_path, teacher_json, text_column, label_column, limit)
     teacher = _teacher_predictions(run_dir, ls, texts, gold_path, teacher_labels, cache, progress)
     teacher_source = None
