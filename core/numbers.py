@@ -110,11 +110,3 @@ class Number(click.ParamType):
 
     def __repr__(self) -> str:
         return f"Number({self.kind.__name__}, {self.lo}, {self.hi})"
-
-
-def INT(lo: float | None = None, hi: float | None = None, open_: str = "") -> Number:  # noqa: N802
-    return Number(int, lo, hi, open_)
-
-
-def FLOAT(lo: float | None = None, hi: float | None = None, open_: str = "") -> Number:  # noqa: N802
-    return Number(float, lo, hi, open_)

@@ -29,6 +29,11 @@ from typing import Any, Callable, Iterator
 from core.errors import UserError
 
 LOCK_NAME = ".lock"
+# what a labelling run writes into RUN_DIR (the teacher's labels, its label set, the teacher that made them),
+# read back by training, evaluation, export and the pipeline
+LABELS_FILE = "labels.jsonl"
+LABELSET_FILE = "labelset.json"
+TEACHER_FILE = "teacher.json"
 _HELD: dict[str, list] = {}  # realpath -> [fd, depth]
 _HELD_LOCK = threading.Lock()
 
@@ -171,9 +176,9 @@ def run_identity(data_source: str, labels: list[str]) -> dict:
 def check_run_inputs(run_dir: str | os.PathLike, identity: dict, flag: str = "--out") -> None:
     """Refuse to label into a run directory that holds labels of other data or another label set."""
     run = Path(run_dir)
-    if not (run / "labels.jsonl").is_file():
+    if not (run / LABELS_FILE).is_file():
         return
-    meta = read_state(run / "teacher.json", "run file")
+    meta = read_state(run / TEACHER_FILE, "run file")
     old = (meta or {}).get("run_identity") if isinstance(meta, dict) else None
     if not isinstance(old, dict):
         return  # a run from before identities were recorded, or teacher.json damaged: nothing to compare
@@ -189,4 +194,4 @@ def check_run_inputs(run_dir: str | os.PathLike, identity: dict, flag: str = "--
         diffs.append(f"data {old.get('data')} there, {identity['data']} now")
     if diffs:
         raise UserError(f"{flag} {run} holds the labels of another run ({'; '.join(diffs)}); choose another "
-                        f"{flag}, or delete {run / 'labels.jsonl'} to relabel this directory")
+                        f"{flag}, or delete {run / LABELS_FILE} to relabel this directory")

@@ -113,15 +113,6 @@ def check_settings(obj, cli: bool = True):
     return obj
 
 
-def from_values(cls, values: dict, cli: bool = False):
-    """``cls`` from a mapping of its settings (unknown names refused), checked."""
-    names = {f.name for f in settings(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise UserError(f"unknown {getattr(cls, 'SECTION', cls.__name__)} option(s): {', '.join(unknown)}")
-    return check_settings(cls(**values), cli=cli)
-
-
 def option(cls, name: str, *decls: str, **overrides):
     """The click option that sets ``cls.name``: flag, type (ranges from ``core.limits``), default and
     help all from the field. ``decls`` replaces the flag spelling (e.g. ``"--teacher", "teacher"``);

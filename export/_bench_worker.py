@@ -49,7 +49,7 @@ def _percentiles(xs: list[float]) -> dict:
             "n": len(s)}
 
 
-def _latency(fn, texts: list[str], warmup: int, rounds: int = 3) -> dict:
+def _latency(fn, texts: list[str], warmup: int, rounds: int) -> dict:
     """Batch-1 latency over ``texts``, ``rounds`` times; the round with the lowest p50 is reported.
 
     timeit's rule: interference (other VMs on the host, a slower phase of the CPU) only ever
@@ -106,8 +106,6 @@ def main() -> None:
         out["load_s"] = time.perf_counter() - t_load
         fn = b.predict_proba
     elif kind == "torch":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -137,7 +135,7 @@ def main() -> None:
 
         prompt = job.get("prompt") or {}
         teacher = load_teacher(job["spec"], LabelSet.from_dict(job["labelset"]), threads=threads or (os.cpu_count() or 1),
-                               batch_size=1 if threads == 1 else 32, template=prompt.get("template"),
+                               batch_size=1 if threads == 1 else int(job["batch"]), template=prompt.get("template"),
                                shots=tuple(Shot(t, lab) for t, lab in prompt.get("shots", [])),
                                language=prompt.get("language"))
         out["load_s"] = time.perf_counter() - t_load
@@ -146,9 +144,9 @@ def main() -> None:
     else:
         raise SystemExit(f"unknown kind {kind}")
     if mode == "latency":
-        out["latency"] = _latency(fn, texts, int(job.get("warmup", 5)), int(job.get("rounds", 3)))
+        out["latency"] = _latency(fn, texts, int(job["warmup"]), int(job["rounds"]))
     else:
-        out["throughput"] = _throughput(fn, texts, int(job.get("batch", 32)), float(job.get("min_seconds", 1.0)))
+        out["throughput"] = _throughput(fn, texts, int(job["batch"]), float(job["min_seconds"]))
     out["peak_rss_mb"] = _rss_mb()
     out["torch_imported"] = "torch" in sys.modules
     out["transformers_imported"] = "transformers" in sys.modules

@@ -125,12 +125,13 @@ def prepare_out(out: Path, force: bool) -> None:
     """``out`` can take a bundle: absent, empty, or (with ``force``) an old bundle."""
     from core.errors import UserError
     from core.rundir import prepare_dir
+    from export.runtime import MANIFEST
 
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
     prepare_dir(out.parent if not out.exists() else out, "--out")  # an impossible path fails here, in one line
     if out.is_dir() and any(out.iterdir()):
-        if not (out / "manifest.json").is_file():
+        if not (out / MANIFEST).is_file():
             raise UserError(f"--out {out} is a non-empty directory that is not a bundle; choose another path")
         if not force:
             raise UserError(f"--out {out} already holds a bundle; pass --force to replace it")

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from core.atomic import write_json, write_text
 from core.errors import UserError
+from distill.defaults import MAX_POSITIONS
 from export.runtime import (BUNDLE_FORMAT, CONFIG, FORMAT_VERSION, MANIFEST, TOKENIZER, VERIFICATION,
                             sha256_file)
 
@@ -67,7 +68,7 @@ def bundle_task(hf_config: dict) -> str:
 
 
 def resolve_max_length(student_dir: Path, hf_config: dict, override: int | None) -> int:
-    cap = int(hf_config.get("max_position_embeddings") or 512)
+    cap = int(hf_config.get("max_position_embeddings") or MAX_POSITIONS)
     if override is not None:
         if override < 8:
             raise UserError("--max-length must be at least 8")
@@ -104,7 +105,9 @@ def pad_settings(tokenizer_json: Path, hf_config: dict) -> tuple[int, str]:
 
 def weights_sha256(student_dir: Path) -> dict:
     out = {}
-    for w in ("model.safetensors", "pytorch_model.bin"):
+    from distill.training.modeling import WEIGHT_FILES
+
+    for w in WEIGHT_FILES:
         if (student_dir / w).is_file():
             out[w] = sha256_file(student_dir / w)
     return out

@@ -65,6 +65,8 @@ class ExportResult:
 
 def check_student_dir(path: str | Path) -> Path:
     """A HF sequence-classification directory (or a RUN_DIR with student/ inside)."""
+    from distill.training.modeling import WEIGHT_FILES
+
     p = Path(path)
     if not p.exists():
         raise UserError(f"student directory {p} does not exist")
@@ -80,7 +82,7 @@ def check_student_dir(path: str | Path) -> Path:
         raise UserError(f"{p / 'config.json'} is not valid JSON: {exc}") from None
     if not isinstance(cfg, dict) or "model_type" not in cfg:
         raise UserError(f"{p / 'config.json'} is not a Hugging Face model config (no model_type)")
-    if not any((p / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
+    if not any((p / w).is_file() for w in WEIGHT_FILES):
         raise UserError(f"{p} has no weights (model.safetensors or pytorch_model.bin)")
     if not (p / "tokenizer.json").is_file():
         raise UserError(f"{p} has no tokenizer.json (a fast tokenizer is needed for the runtime)")

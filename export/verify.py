@@ -1,10 +1,11 @@
 """Proof that the bundle still is the student.
 
 1. fp32 ONNX (through the shipped runtime: tokenizers + onnxruntime) vs the PyTorch student
-   (transformers tokenizer + model) on the eval texts: max |logit diff| <= ``atol`` (1e-4) and
-   identical argmax on every text.
-2. int8 vs fp32: accuracy drop (with gold labels) or disagreement (without) <= ``max_drop`` points
-   (0.5). Per-class precision/recall/F1 and prediction counts before/after, and the flips.
+   (transformers tokenizer + model) on the eval texts: max |logit diff| <= ``atol`` and identical
+   argmax on every text.
+2. int8 vs fp32: accuracy drop (with gold labels) or disagreement (without) <= ``max_drop`` points.
+   Per-class precision/recall/F1 and prediction counts before/after, and the flips.
+The thresholds' defaults, and the eval texts' limit, are :class:`export.config.ExportConfig`'s.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import UserError
-
-DEFAULT_ATOL = 1e-4
-DEFAULT_MAX_DROP = 0.5
-DEFAULT_EVAL_LIMIT = 500
+from core.rundir import LABELS_FILE, LABELSET_FILE
+from export.config import ExportConfig
 
 # Used only when there is neither --eval-data nor RUN_DIR/labels.jsonl: a few varied sentences so
 # that the fp32 check still runs (the int8 check on so few texts allows no flip at all).
@@ -44,7 +43,7 @@ FALLBACK_TEXTS = [
 
 def find_labelset(student_dir: Path) -> Path | None:
     """labelset.json in the student dir (the trainer writes one) or beside it in RUN_DIR."""
-    for p in (student_dir / "labelset.json", student_dir.parent / "labelset.json"):
+    for p in (student_dir / LABELSET_FILE, student_dir.parent / LABELSET_FILE):
         if p.is_file():
             return p
     return None
@@ -70,7 +69,7 @@ def _labelset_for(student_dir: Path, labels: list[str], spec: str | None):
 
 def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None = None,
                     text_column: str | None = None, label_column: str | None = None,
-                    labels_spec: str | None = None, limit: int = DEFAULT_EVAL_LIMIT):
+                    labels_spec: str | None = None, limit: int = ExportConfig.eval_limit):
     """-> (texts, gold or None, source description)."""
     if limit is not None and limit <= 0:
         raise UserError(f"--eval-limit must be positive, got {limit}")
@@ -82,7 +81,7 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
         if not ds.texts:
             raise UserError(f"--eval-data {eval_data} has no texts")
         return list(ds.texts), (list(ds.gold) if ds.gold is not None else None), str(Path(eval_data))
-    lj = student_dir.parent / "labels.jsonl"
+    lj = student_dir.parent / LABELS_FILE
     if lj.is_file():
         texts, gold = [], []
         with open(lj, encoding="utf-8") as fh:
@@ -158,7 +157,7 @@ def _class_report(labels, gold, pred_a, pred_b) -> dict:
 
 
 def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str] | None, source: str, *,
-           atol: float = DEFAULT_ATOL, max_drop: float = DEFAULT_MAX_DROP, progress=None,
+           atol: float = ExportConfig.atol, max_drop: float = ExportConfig.max_drop, progress=None,
            cache: dict | None = None) -> dict:
     """Run both checks on an assembled (not yet manifested) bundle; returns verification.json.
 
@@ -303,13 +302,12 @@ def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, 
     from core.schema import check_settings
     from distill.training.modeling import require_safetensors
     from export import bundle as B
-    from export.config import ExportConfig
     from export.onnx import check_student_dir
-    from export.runtime import BundleError, check_manifest, check_regular_files, read_config
+    from export.runtime import CONFIG, MANIFEST, BundleError, check_manifest, check_regular_files, read_config
 
     c = check_settings(config or ExportConfig())
     bundle_dir = Path(bundle_dir)
-    if not os.path.lexists(bundle_dir / "manifest.json") or not os.path.lexists(bundle_dir / "config.json"):
+    if not os.path.lexists(bundle_dir / MANIFEST) or not os.path.lexists(bundle_dir / CONFIG):
         raise UserError(f"{bundle_dir} is not a bundle (no manifest.json/config.json); run `advisor export` first")
     if eval_data is not None and not Path(eval_data).exists():
         raise UserError(f"--eval-data {eval_data} not found")

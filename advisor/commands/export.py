@@ -148,7 +148,7 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 @click.option("--text-column", default=None)
 @click.option("--label-column", default=None)
 @click.option("--labels", "labels_spec", default=None, help="Label set for the gold values (e.g. sst2).")
-@click.option("--eval-limit", type=int, default=1000, show_default=True)
+@click.option("--eval-limit", type=int, default=ExportConfig.eval_limit, show_default=True)
 @click.option("--defer-rate", type=float, default=None, help="Send at most this share of texts to the teacher.")
 @click.option("--target-accuracy", type=float, default=None,
               help="Defer the fewest texts that reach this accuracy on the gold texts.")

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from core.errors import UserError
+from core.rundir import LABELS_FILE, LABELSET_FILE
 
 
 def gold_rows(data, names: list[str]) -> list[dict]:
@@ -58,7 +59,7 @@ def gold_labels(gold: str, out_dir: str, label_set: str | None, text_column: str
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
     rows = gold_rows(data, names)
-    write_jsonl(out / "labels.jsonl", rows)
-    write_json(out / "labelset.json", labelset.to_dict())
+    write_jsonl(out / LABELS_FILE, rows)
+    write_json(out / LABELSET_FILE, labelset.to_dict())
     counts = {n: sum(1 for r in rows if r["label"] == n) for n in names}
-    click.echo(f"{len(rows)} gold rows ({', '.join(f'{n}: {c}' for n, c in counts.items())}) -> {out / 'labels.jsonl'}")
+    click.echo(f"{len(rows)} gold rows ({', '.join(f'{n}: {c}' for n, c in counts.items())}) -> {out / LABELS_FILE}")

@@ -27,7 +27,7 @@ from advisor.pipeline.summary import write_summary
 from core.atomic import write_json
 from core.errors import CheckFailed, UserError
 from core.hashing import sha256_file, tree_digest
-from core.rundir import read_state, run_lock
+from core.rundir import LABELS_FILE, LABELSET_FILE, TEACHER_FILE, read_state, run_lock
 from distill.tasks import DEFAULT_TASK
 
 Echo = Callable[[str], None]
@@ -86,7 +86,7 @@ def _train(cfg: dict, run: Path, echo: Echo) -> None:
 
     training, student = section(cfg, "training"), section(cfg, "student")
     training.layers = student.layers
-    s = train_student(run / "labels.jsonl", run, training.validate(cli=False), student=student.model,
+    s = train_student(run / LABELS_FILE, run, training.validate(cli=False), student=student.model,
                       task=cfg["task"])
     echo(training_line(run, s))
 
@@ -146,7 +146,7 @@ def _bench(cfg: dict, run: Path, echo: Echo) -> None:
     from export.bench import run_bench
 
     b, g = section(cfg, "bench"), cfg["gold"]
-    prompt = run / "teacher.json"  # time the teacher with the prompt it labelled with
+    prompt = run / TEACHER_FILE  # time the teacher with the prompt it labelled with
     run_bench(run / "bundle", student_dir=run / "student", teacher_spec=cfg["teacher"]["model"],
               teacher_prompt=prompt if prompt.is_file() else None, texts_path=g["path"],
               text_column=g["text_column"] if g["path"] else None, n=b.n, n_teacher=b.teacher_n, echo=echo)
@@ -171,9 +171,9 @@ def _existing(*keys: str) -> Callable[[dict, Path], list[Path]]:
 STAGE_LIST = (
     Stage("label", _label, ("task", "data", "labels", "teacher", "gold"),
           _existing("data.path", "teacher.dev", "teacher.shots_file", "teacher.model", "gold.path"),
-          _files("labels.jsonl", "labelset.json", "teacher.json")),
+          _files(LABELS_FILE, LABELSET_FILE, TEACHER_FILE)),
     Stage("train", _train, ("task", "student", "training"),
-          lambda cfg, run: [run / "labels.jsonl", *_existing("student.model")(cfg, run)],
+          lambda cfg, run: [run / LABELS_FILE, *_existing("student.model")(cfg, run)],
           _files("student/config.json", "student/model.safetensors", "student/tokenizer.json")),
     Stage("evaluate", _evaluate, ("gold", "teacher"),
           lambda cfg, run: [run / "student/model.safetensors", *_existing("gold.path")(cfg, run)],
@@ -187,7 +187,7 @@ STAGE_LIST = (
                             *_existing("gold.path")(cfg, run)],
           _files("bundle/verification.json"), enabled=lambda cfg: cfg["export"]["enabled"]),
     Stage("bench", _bench, ("bench", "teacher.model", "gold"),
-          _files("bundle/model.onnx", "bundle/verification.json", "teacher.json"),
+          _files("bundle/model.onnx", "bundle/verification.json", TEACHER_FILE),
           _files("bundle/bench/bench.json", "bundle/bench/bench.png"), enabled=lambda cfg: cfg["bench"]["enabled"]),
 )
 assert tuple(s.name for s in STAGE_LIST) == STAGES

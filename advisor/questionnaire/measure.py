@@ -20,9 +20,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from core.cache import cache_home
 from core.errors import UserError, first_line
+from distill.defaults import MAX_POSITIONS
+from distill.teachers.http import DEFAULT_API_KEY_ENV
 
-MAX_POSITIONS = 512
 LAYERS = (1, 2, 3, 4, 5, 6)
 FILLER = ("The service was quick and the staff were friendly, but the room was smaller than the photos "
           "suggested and the breakfast ran out early. ")
@@ -30,7 +32,7 @@ FILLER = ("The service was quick and the staff were friendly, but the room was s
 
 def cache_root() -> Path:
     root = os.environ.get("BERT_OR_GPT_CACHE")
-    base = Path(root).expanduser() if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bert-or-gpt"
+    base = Path(root).expanduser() if root else cache_home()
     return base / "advisor"
 
 
@@ -187,7 +189,7 @@ def measure_local_teacher(seq_len: int, gen_tokens: int, progress: Callable[[str
 
 
 def measure_server(url: str, server_model: str | None, seq_len: int, gen_tokens: int, runs: int = 5,
-                   api_key_env: str = "OPENAI_API_KEY", timeout: float = 120.0) -> dict:
+                   api_key_env: str = DEFAULT_API_KEY_ENV, timeout: float = 120.0) -> dict:
     """Latency per request and tokens/s of an OpenAI-compatible server, one request at a time."""
     import httpx
 

@@ -277,6 +277,148 @@ def _pick(cols: list[str], wanted: str | None, candidates: tuple[str, ...], what
     return None
 
 
+def _check_args(path: Path, sep: str | None, limit: int | None, sample: int | None) -> str | None:
+    """One-line errors for an unusable path, --sep, --limit or --sample; returns --sep normalised
+    (``"tab"`` -> a tab, any case of ``"none"`` -> ``"none"``)."""
+    try:
+        path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte ...
+        raise UserError(f"input file {str(path)[:80]!r} is not a usable path "
+                        f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
+    if sep is not None:
+        sep = {"tab": "\t", "\\t": "\t"}.get(sep, sep)
+        if sep.lower() == "none":
+            sep = "none"
+        elif len(sep) != 1 or sep.isalnum() or sep in {'"', "'", " ", "\n", "\r"}:
+            raise UserError(f"--sep must be one punctuation character (e.g. ';', '|', ',') or 'tab', got {sep[:20]!r}")
+    if not path.exists():
+        raise UserError(f"input file {path} not found")
+    if limit is not None and limit <= 0:
+        raise UserError(f"--limit must be positive, got {limit}")
+    if sample is not None and sample <= 0:
+        raise UserError(f"--sample must be positive, got {sample}")
+    return sep
+
+
+def _format_and_hints(path: Path, fmt: str | None, labelset: LabelSet | None) -> tuple[str, dict[str, Any]]:
+    """The file's format and the preset's reading hints (``LabelSet.data``). The hints apply when the
+    file's own format matches the preset's (e.g. sms_spam has no suffix); else there are none."""
+    hints: dict[str, Any] = dict(labelset.data) if labelset is not None and labelset.data else {}
+    if path.is_file() and path.stat().st_size == 0:
+        raise UserError(f"input file {path} is empty")
+    kind = _detect_format(path, fmt or None)
+    if hints and hints.get("format"):
+        if fmt is None and path.is_file() and (kind == hints["format"] or (kind == "txt" and path.suffix == "" and hints["format"] in {"tsv", "csv"})):
+            kind = hints["format"]
+        else:
+            hints = {}
+    return kind, hints
+
+
+def _read_rows(path: Path, kind: str, sep: str | None, hints: dict, labelset: LabelSet | None,
+               split: str | None) -> tuple[list[str], list[dict], dict[str, list[str]]]:
+    """(columns, rows, class names of ClassLabel columns) of the file read as ``kind``."""
+    if sep not in (None, "none") and kind in {"csv", "tsv", "txt"}:
+        return (*_rows_sep(path, sep), {})
+    if kind in {"csv", "tsv"}:
+        header = bool(hints.get("header", True))
+        cols, rows = _rows_delimited(path, kind, header, hints.get("columns"))
+        if len(cols) == 1 and sep is None:  # one column: maybe TEXT;LABEL lines under the wrong delimiter
+            _refuse_label_suffix(path, _read_utf8(path).splitlines(), labelset, f"--format {kind}")
+        return cols, rows, {}
+    if kind == "jsonl":
+        return (*_rows_jsonl(path), {})
+    if kind == "txt":
+        cols, rows = _rows_txt(path)
+        if sep is None:
+            _refuse_label_suffix(path, [r["text"] for r in rows], labelset, "plain text")
+        return cols, rows, {}
+    if not path.is_dir():
+        raise UserError(f"{path} is not a directory (format 'dataset' needs a save_to_disk folder)")
+    return _rows_dataset(path, split)
+
+
+def _text_source(path: Path, cols: list[str], hints: dict, text_column: str | None) -> tuple[str | None, str | None]:
+    """(the preset's text template, None) or (None, the text column)."""
+    template = hints.get("text_template") if text_column is None else None
+    if template:
+        missing = [c for c in (s.split("}")[0] for s in template.split("{")[1:]) if c not in cols]
+        if missing:
+            raise UserError(f"{path.name}: preset text template needs columns {missing}")
+        return template, None
+    soft = (hints["text_column"],) if hints.get("text_column") in cols else ()
+    tcol = _pick(cols, text_column, soft + TEXT_COLUMNS, "text", path)
+    if tcol is None:
+        if len(cols) == 1:
+            tcol = cols[0]
+        else:
+            raise UserError(f"{path.name}: cannot tell the text column; pass --text-column (columns: {', '.join(map(str, cols))})")
+    return None, tcol
+
+
+def _label_column(path: Path, cols: list[str], hints: dict, label_column: str | None, labelset: LabelSet | None,
+                  tcol: str | None) -> str | None:
+    """The gold column: --label-column (``none`` for none), else a usual name when a label set is given."""
+    if label_column is not None and label_column.strip().lower() in {"", "none", "-"}:
+        return None
+    if label_column is not None:
+        return _pick(cols, label_column, (), "label", path)
+    if labelset is None:
+        return None
+    soft = (hints["label_column"],) if hints.get("label_column") in cols else ()
+    lcol = _pick(cols, None, soft + LABEL_COLUMNS, "label", path)
+    return None if lcol == tcol else lcol
+
+
+def _row_text(path: Path, n: int, row: dict, template: str | None, tcol: str | None, unescape: bool) -> str:
+    """Row ``n``'s text (by the template or from the text column), stripped; a non-string is refused."""
+    if template:
+        try:
+            t = template.format(**{k: ("" if v is None else str(v)) for k, v in row.items()})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise UserError(f"{path.name}: bad preset text template ({exc})") from None
+    else:
+        t = row.get(tcol)
+        if t is None:
+            t = ""
+        if not isinstance(t, str):  # a number, list or object is not a text (never its Python repr)
+            kind_name = {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(
+                type(t), type(t).__name__)
+            raise UserError(f"{path.name}: row {n + 1}: the text column {tcol!r} holds a {kind_name}, not a "
+                            f"string")
+    if unescape:
+        t = t.replace("\\n", " ").replace("\\", " ")
+    return t.strip()
+
+
+def _row_gold(path: Path, n: int, row: dict, lcol: str, class_names: dict, labelset: LabelSet | None) -> str:
+    """Row ``n``'s gold label name (a ClassLabel index -> its name, normalised by the label set)."""
+    raw = row.get(lcol)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise UserError(f"{path.name}: row {n + 1} has an empty gold label in column {lcol!r}")
+    if lcol in class_names and isinstance(raw, int) and 0 <= raw < len(class_names[lcol]):
+        raw = class_names[lcol][raw]
+    return labelset.normalize(raw) if labelset is not None else str(raw).strip()
+
+
+def _subset(texts: list[str], gold: list[str] | None, ids: list[str], sample: int | None, seed: int,
+            limit: int | None) -> tuple[list[str], list[str] | None, list[str]]:
+    """``sample`` seeded random rows (kept in file order), then the first ``limit``."""
+    if sample is not None and sample < len(texts):
+        import numpy as np
+
+        keep = sorted(np.random.default_rng(seed).choice(len(texts), size=sample, replace=False).tolist())
+        texts = [texts[i] for i in keep]
+        ids = [ids[i] for i in keep]
+        if gold is not None:
+            gold = [gold[i] for i in keep]
+    if limit is not None:
+        texts, ids = texts[:limit], ids[:limit]
+        if gold is not None:
+            gold = gold[:limit]
+    return texts, gold, ids
+
+
 def load_texts(
     path,
     text_column: str | None = None,
@@ -296,80 +438,11 @@ def load_texts(
     keeps whole lines as texts. Without it a plain-text or one-column file whose lines all end in a
     separator plus a few short values is refused, naming the ``--sep`` that reads it."""
     path = Path(path).expanduser()
-    try:
-        path.exists()
-    except (OSError, ValueError) as exc:  # a name too long, a NUL byte ...
-        raise UserError(f"input file {str(path)[:80]!r} is not a usable path "
-                        f"({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
-    if sep is not None:
-        sep = {"tab": "\t", "\\t": "\t"}.get(sep, sep)
-        if sep.lower() == "none":
-            sep = "none"
-        elif len(sep) != 1 or sep.isalnum() or sep in {'"', "'", " ", "\n", "\r"}:
-            raise UserError(f"--sep must be one punctuation character (e.g. ';', '|', ',') or 'tab', got {sep[:20]!r}")
-    if not path.exists():
-        raise UserError(f"input file {path} not found")
-    if limit is not None and limit <= 0:
-        raise UserError(f"--limit must be positive, got {limit}")
-    if sample is not None and sample <= 0:
-        raise UserError(f"--sample must be positive, got {sample}")
-    hints: dict[str, Any] = dict(labelset.data) if labelset is not None and labelset.data else {}
-    if path.is_file() and path.stat().st_size == 0:
-        raise UserError(f"input file {path} is empty")
-    kind = _detect_format(path, fmt or None)
-    # Preset hints apply when the file's own format matches the preset's (e.g. sms_spam has no suffix).
-    if hints and hints.get("format"):
-        if fmt is None and path.is_file() and (kind == hints["format"] or (kind == "txt" and path.suffix == "" and hints["format"] in {"tsv", "csv"})):
-            kind = hints["format"]
-        else:
-            hints = {}
-    class_names: dict[str, list[str]] = {}
-    if sep not in (None, "none") and kind in {"csv", "tsv", "txt"}:
-        cols, rows = _rows_sep(path, sep)
-    elif kind in {"csv", "tsv"}:
-        header = bool(hints.get("header", True))
-        cols, rows = _rows_delimited(path, kind, header, hints.get("columns"))
-        if len(cols) == 1 and sep is None:  # one column: maybe TEXT;LABEL lines under the wrong delimiter
-            _refuse_label_suffix(path, _read_utf8(path).splitlines(), labelset, f"--format {kind}")
-    elif kind == "jsonl":
-        cols, rows = _rows_jsonl(path)
-    elif kind == "txt":
-        cols, rows = _rows_txt(path)
-        if sep is None:
-            _refuse_label_suffix(path, [r["text"] for r in rows], labelset, "plain text")
-    else:
-        if not path.is_dir():
-            raise UserError(f"{path} is not a directory (format 'dataset' needs a save_to_disk folder)")
-        cols, rows, class_names = _rows_dataset(path, split)
-
-    template = hints.get("text_template") if text_column is None else None
-    if template:
-        tcol = None
-        missing = [c for c in cols if False]
-        for c in [s.split("}")[0] for s in template.split("{")[1:]]:
-            if c not in cols:
-                missing.append(c)
-        if missing:
-            raise UserError(f"{path.name}: preset text template needs columns {missing}")
-    else:
-        soft = (hints["text_column"],) if hints.get("text_column") in cols else ()
-        tcol = _pick(cols, text_column, soft + TEXT_COLUMNS, "text", path)
-        if tcol is None:
-            if len(cols) == 1:
-                tcol = cols[0]
-            else:
-                raise UserError(f"{path.name}: cannot tell the text column; pass --text-column (columns: {', '.join(map(str, cols))})")
-    if label_column is not None and label_column.strip().lower() in {"", "none", "-"}:
-        lcol = None
-    elif label_column is not None:
-        lcol = _pick(cols, label_column, (), "label", path)
-    elif labelset is not None:
-        soft = (hints["label_column"],) if hints.get("label_column") in cols else ()
-        lcol = _pick(cols, None, soft + LABEL_COLUMNS, "label", path)
-        if lcol == tcol:
-            lcol = None
-    else:
-        lcol = None
+    sep = _check_args(path, sep, limit, sample)
+    kind, hints = _format_and_hints(path, fmt, labelset)
+    cols, rows, class_names = _read_rows(path, kind, sep, hints, labelset, split)
+    template, tcol = _text_source(path, cols, hints, text_column)
+    lcol = _label_column(path, cols, hints, label_column, labelset, tcol)
     icol = _pick(cols, id_column, ID_COLUMNS, "id", path) if (id_column or kind != "txt") else None
     if icol is not None and (icol in (tcol, lcol)):
         icol = None
@@ -377,55 +450,21 @@ def load_texts(
     texts: list[str] = []
     gold: list[str] | None = [] if lcol is not None else None
     ids: list[str] = []
-    skipped = 0
     unescape = bool(hints.get("unescape_newlines"))
     for n, row in enumerate(rows):
-        if template:
-            try:
-                t = template.format(**{k: ("" if v is None else str(v)) for k, v in row.items()})
-            except (KeyError, IndexError, ValueError) as exc:
-                raise UserError(f"{path.name}: bad preset text template ({exc})") from None
-        else:
-            t = row.get(tcol)
-            if t is None:
-                t = ""
-            if not isinstance(t, str):  # a number, list or object is not a text (never its Python repr)
-                kind_name = {bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(
-                    type(t), type(t).__name__)
-                raise UserError(f"{path.name}: row {n + 1}: the text column {tcol!r} holds a {kind_name}, not a "
-                                f"string")
-        if unescape:
-            t = t.replace("\\n", " ").replace("\\", " ")
-        t = t.strip()
+        t = _row_text(path, n, row, template, tcol, unescape)
         if not t:
-            skipped += 1
             continue
         texts.append(t)
         if gold is not None:
-            raw = row.get(lcol)
-            if raw is None or (isinstance(raw, str) and not raw.strip()):
-                raise UserError(f"{path.name}: row {n + 1} has an empty gold label in column {lcol!r}")
-            if lcol in class_names and isinstance(raw, int) and 0 <= raw < len(class_names[lcol]):
-                raw = class_names[lcol][raw]
-            gold.append(labelset.normalize(raw) if labelset is not None else str(raw).strip())
+            gold.append(_row_gold(path, n, row, lcol, class_names, labelset))
         ids.append(str(row.get(icol)) if icol is not None else str(n))
     if icol is not None and len(set(ids)) != len(ids):
         ids = [str(i) for i in range(len(ids))]  # non-unique id column: fall back to row numbers
     if not texts:
         raise UserError(f"input file {path} has no non-empty texts")
-
-    if sample is not None and sample < len(texts):
-        import numpy as np
-
-        keep = sorted(np.random.default_rng(seed).choice(len(texts), size=sample, replace=False).tolist())
-        texts = [texts[i] for i in keep]
-        ids = [ids[i] for i in keep]
-        if gold is not None:
-            gold = [gold[i] for i in keep]
-    if limit is not None:
-        texts, ids = texts[:limit], ids[:limit]
-        if gold is not None:
-            gold = gold[:limit]
+    skipped = len(rows) - len(texts)
+    texts, gold, ids = _subset(texts, gold, ids, sample, seed, limit)
     return TextDataset(
         texts=texts,
         gold=gold,

@@ -23,9 +23,13 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import write_json, write_jsonl, write_text
-from core.hashing import sha256_file
 from core.errors import UserError
+from core.hashing import sha256_file
+from core.rundir import LABELS_FILE, LABELSET_FILE, TEACHER_FILE
+from distill.defaults import MAX_POSITIONS
 from distill.evaluation.metrics import agreement
+from distill.evaluation.report import SYSTEMS
+from distill.teachers.http import DEFAULT_API_KEY_ENV
 from distill.tasks import get_task, student_task
 
 TFIDF_PARAMS = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "max_features": 200_000}
@@ -50,7 +54,7 @@ def _optional(path: Path):
 def load_run_labelset(run_dir: Path):
     from distill.data.labelset import LabelSet
 
-    for p in (run_dir / "labelset.json", run_dir / "student" / "labelset.json"):
+    for p in (run_dir / LABELSET_FILE, run_dir / "student" / LABELSET_FILE):
         if p.is_file():
             return LabelSet.from_dict(_required(p), source=str(p))
     cfg = run_dir / "student" / "config.json"
@@ -115,13 +119,13 @@ def _teacher_from_labels_file(path: Path, texts: list[str], names: list[str]) ->
 
 def _teacher_json(run_dir: Path) -> Path | None:
     """RUN_DIR/teacher.json, else the one beside the labels file the student was trained on."""
-    if (run_dir / "teacher.json").is_file():
-        return run_dir / "teacher.json"
+    if (run_dir / TEACHER_FILE).is_file():
+        return run_dir / TEACHER_FILE
     tj = run_dir / "train.json"
     if tj.is_file():
         lf = (_optional(tj) or {}).get("labels_file")
-        if lf and (Path(lf).parent / "teacher.json").is_file():
-            return Path(lf).parent / "teacher.json"
+        if lf and (Path(lf).parent / TEACHER_FILE).is_file():
+            return Path(lf).parent / TEACHER_FILE
     return None
 
 
@@ -141,20 +145,21 @@ def teacher_from_run(run_dir: Path, labelset):
     options: dict = {"template": meta.get("template") or prompt.get("template"),
                      "shots": tuple(Shot(str(a), str(b)) for a, b in prompt.get("shots") or ()),
                      "language": prompt.get("language")}
+    # the recorded batch size, else the backend's own default
+    batch = {"batch_size": int(t["batch_size"])} if t.get("batch_size") else {}
     if t.get("kind") == "classifier":  # a trained student (two-stage distillation)
         spec = t.get("model")
-        options = {"batch_size": int(t.get("batch_size") or 64)}
+        options = batch
         if not spec or not Path(spec).exists():
             return None
     elif t.get("kind") == "local":
         spec = t.get("model")
-        options.update(dtype=t.get("dtype") or "auto", batch_size=int(t.get("batch_size") or 16),
-                       trust_remote_code=bool(t.get("trust_remote_code")))
+        options.update(dtype=t.get("dtype") or "auto", trust_remote_code=bool(t.get("trust_remote_code")), **batch)
         if not spec or not Path(spec).exists():
             return None
     elif t.get("kind") == "llama-cpp":
         spec = t.get("model")
-        options.update(backend="llama-cpp", batch_size=int(t.get("batch_size") or 8))
+        options.update(backend="llama-cpp", **batch)
         if not spec or not Path(spec).exists():
             return None
     elif t.get("base_url"):
@@ -162,7 +167,7 @@ def teacher_from_run(run_dir: Path, labelset):
         if "***" in spec:  # the URL's credentials were redacted when teacher.json was written
             raise UserError(f"the teacher URL in {info_path} had credentials, which are never stored; pass "
                             f"--teacher-labels (the teacher's labels of the gold file) or give the server key "
-                            f"through ${t.get('api_key_env') or 'OPENAI_API_KEY'} instead of the URL")
+                            f"through ${t.get('api_key_env') or DEFAULT_API_KEY_ENV} instead of the URL")
         options.update({k: t[k] for k in ("server_model", "api_key_env", "concurrency", "timeout", "max_retries")
                         if t.get(k) is not None})
     else:
@@ -208,123 +213,134 @@ def _dir_size_mb(path: Path, suffixes=(".safetensors", ".bin", ".onnx", ".gguf")
     return sum(f.stat().st_size for f in path.iterdir() if f.is_file() and f.suffix in suffixes) / 1e6
 
 
-def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_column: str | None = None,
-                 label_column: str | None = None, teacher_labels: str | os.PathLike | None = None,
-                 progress: bool = True, batch_size: int = 64, limit: int | None = None) -> dict:
-    from distill.data.reader import load_texts
-    from distill.training.modeling import load_trained_student, predict_proba
-    from distill.evaluation.plots import plot_bars, plot_confusion
-    from distill.evaluation.report import build_model_card, build_report
-    from distill.training.labels import read_labels
+def _per_second(n: int, seconds: float) -> float:
+    return n / max(seconds, 1e-9)
 
-    run_dir = Path(run_dir)
+
+def _student_dir(run_dir: Path) -> Path:
+    """RUN_DIR/student, checked: a one-line error for a missing run or an untrained one."""
     if not run_dir.is_dir():
         raise UserError(f"run directory {run_dir} not found")
     student_dir = run_dir / "student"
     if not (student_dir / "config.json").is_file():
         raise UserError(f"{run_dir} has no trained student (run `advisor distill train --out {run_dir}` first)")
-    ls = load_run_labelset(run_dir)
-    names = ls.names
-    gold_path = Path(gold)
-    ds = load_texts(gold_path, text_column=text_column, label_column=label_column, labelset=ls, limit=limit)
+    return student_dir
+
+
+def _read_gold(gold_path: Path, labelset, text_column, label_column, limit) -> tuple[list[str], list[str]]:
+    """(texts, gold label names) of the gold file; it must have a gold label column."""
+    from distill.data.reader import load_texts
+
+    ds = load_texts(gold_path, text_column=text_column, label_column=label_column, labelset=labelset, limit=limit)
     if ds.gold is None:
         raise UserError(f"gold file {gold_path} has no gold label column; pass --label-column")
-    texts, y = ds.texts, ds.gold
+    return ds.texts, ds.gold
 
-    systems: dict[str, dict] = {}
-    preds: dict[str, list] = {}
-    probs_all: dict[str, np.ndarray] = {}
 
-    # student
+def _score_student(student_dir: Path, names: list[str], texts: list[str], batch_size: int,
+                   progress: bool) -> tuple[list[str], np.ndarray, dict]:
+    """(predicted names, probabilities, speed/size) of the trained student on ``texts``."""
+    from distill.training.modeling import load_trained_student, predict_proba
+
     model, tok = load_trained_student(student_dir)
     model_names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     if model_names != names:
         raise UserError(f"the student's labels ({', '.join(model_names)}) differ from the run's label set "
                         f"({', '.join(names)})")
-    max_len = int(min(getattr(tok, "model_max_length", 128) or 128, 512))
+    max_len = int(min(getattr(tok, "model_max_length", 128) or 128, MAX_POSITIONS))
     t0 = time.perf_counter()
-    p_s = predict_proba(model, tok, texts, max_length=max_len, batch_size=batch_size, progress=progress,
-                        desc="student on gold")
-    dt_s = time.perf_counter() - t0
-    preds["student"] = [names[i] for i in p_s.argmax(1)]
-    probs_all["student"] = p_s
-    systems["student"] = {"texts_per_second": len(texts) / max(dt_s, 1e-9),
-                          "size_mb": _dir_size_mb(student_dir),
-                          "parameters": int(sum(p.numel() for p in model.parameters()))}
+    probs = predict_proba(model, tok, texts, max_length=max_len, batch_size=batch_size, progress=progress,
+                          desc="student on gold")
+    seconds = time.perf_counter() - t0
+    info = {"texts_per_second": _per_second(len(texts), seconds), "size_mb": _dir_size_mb(student_dir),
+            "parameters": int(sum(p.numel() for p in model.parameters()))}
+    return [names[i] for i in probs.argmax(1)], probs, info
 
-    # teacher
-    teacher_source = None
-    teacher_json = _teacher_json(run_dir) or run_dir / "teacher.json"
+
+def _teacher_cache(run_dir: Path, gold_path: Path, teacher_json: Path, text_column, label_column, limit) -> Path:
+    """RUN_DIR/gold_teacher/<key>.jsonl: the key hashes the gold file, teacher.json and the reading options."""
     key = hashlib.sha256((sha256_file(gold_path) if gold_path.is_file() else str(gold_path)).encode()
                          + (teacher_json.read_bytes() if teacher_json.is_file() else b"")
                          + json.dumps([text_column, label_column, limit]).encode()).hexdigest()[:16]
-    cache = run_dir / "gold_teacher" / f"{key}.jsonl"
-    t_info: dict = {}
+    return run_dir / "gold_teacher" / f"{key}.jsonl"
+
+
+def _teacher_predictions(run_dir: Path, labelset, texts: list[str], gold_path: Path, teacher_labels,
+                         cache: Path, progress: bool):
+    """(probs, preds, source, texts per second) of the teacher on the gold texts, from the first of
+    --teacher-labels, the cache, a re-run of teacher.json (then cached); None without any of them."""
+    names = labelset.names
     if teacher_labels is not None:
-        p_t, pr_t = _teacher_from_labels_file(Path(teacher_labels), texts, names)
-        teacher_source = f"labels file {teacher_labels}"
-    elif cache.is_file():
-        p_t, pr_t = _teacher_from_labels_file(cache, texts, names)
+        probs, preds = _teacher_from_labels_file(Path(teacher_labels), texts, names)
+        return probs, preds, f"labels file {teacher_labels}", None
+    if cache.is_file():
+        probs, preds = _teacher_from_labels_file(cache, texts, names)
         meta = _optional(cache.with_suffix(".json")) or {}
-        t_info["texts_per_second"] = meta.get("texts_per_second")
-        teacher_source = f"cached teacher predictions {cache.name}"
-    else:
-        res = _run_teacher(run_dir, ls, texts, progress)
-        if res is not None:
-            p_t, pr_t, dt_t = res
-            t_info["texts_per_second"] = len(texts) / max(dt_t, 1e-9)
-            teacher_source = "teacher re-run from teacher.json"
-            write_jsonl(cache, ({"text": t, "probs": dict(zip(names, map(float, p))), "label": lab,
-                                 "source": "scored" if lab is not None else "abstained"}
-                                for t, p, lab in zip(texts, p_t, pr_t)))
-            write_json(cache.with_suffix(".json"), {"gold_file": str(gold_path), "n": len(texts),
-                                                    "texts_per_second": t_info["texts_per_second"]})
-        else:
-            p_t = pr_t = None
-    if p_t is not None:
-        preds["teacher"] = pr_t
-        probs_all["teacher"] = p_t
-        # size and kind describe the run's own teacher: not known for a --teacher-labels file
-        # (in two-stage distillation that file is the GPT's, the run's teacher a classifier)
-        tinfo = (_optional(teacher_json) or {}) if teacher_labels is None else {}
-        size = None
-        inner = tinfo.get("teacher") if isinstance(tinfo.get("teacher"), dict) else {}
-        for k in ("model", "model_path", "path"):
-            v = inner.get(k) or tinfo.get(k)
-            if isinstance(v, str) and Path(v).exists():
-                size = _dir_size_mb(Path(v))
-                break
-        systems["teacher"] = {"texts_per_second": t_info.get("texts_per_second"), "size_mb": size,
-                              "kind": inner.get("kind")}
+        return probs, preds, f"cached teacher predictions {cache.name}", meta.get("texts_per_second")
+    res = _run_teacher(run_dir, labelset, texts, progress)
+    if res is None:
+        return None
+    probs, preds, seconds = res
+    speed = _per_second(len(texts), seconds)
+    write_jsonl(cache, ({"text": t, "probs": dict(zip(names, map(float, p))), "label": lab,
+                         "source": "scored" if lab is not None else "abstained"}
+                        for t, p, lab in zip(texts, probs, preds)))
+    write_json(cache.with_suffix(".json"), {"gold_file": str(gold_path), "n": len(texts), "texts_per_second": speed})
+    return probs, preds, "teacher re-run from teacher.json", speed
 
-    # cheap peer on the same teacher labels the student was trained on
-    train_info = _optional(run_dir / "train.json") or {}
-    labels_file = Path(train_info.get("labels_file") or run_dir / "labels.jsonl")
-    rows = read_labels(labels_file, labelset=ls) if labels_file.is_file() else None
+
+def _teacher_system(teacher_json: Path, own_teacher: bool, speed) -> dict:
+    """Speed, size and kind of the teacher row. Size and kind describe the run's own teacher: not
+    known for a --teacher-labels file (in two-stage distillation that file is the GPT's, the run's
+    teacher a classifier)."""
+    tinfo = (_optional(teacher_json) or {}) if own_teacher else {}
+    size = None
+    inner = tinfo.get("teacher") if isinstance(tinfo.get("teacher"), dict) else {}
+    for k in ("model", "model_path", "path"):
+        v = inner.get(k) or tinfo.get(k)
+        if isinstance(v, str) and Path(v).exists():
+            size = _dir_size_mb(Path(v))
+            break
+    return {"texts_per_second": speed, "size_mb": size, "kind": inner.get("kind")}
+
+
+def _score_peer(run_dir: Path, train_info: dict, labelset, texts: list[str]):
+    """(predicted names, probabilities, speed/size) of the TF-IDF peer fitted on the teacher labels
+    the student was trained on; None without them or when they hold a single class."""
+    from distill.training.labels import read_labels
+
+    names = labelset.names
+    labels_file = Path(train_info.get("labels_file") or run_dir / LABELS_FILE)
+    rows = read_labels(labels_file, labelset=labelset) if labels_file.is_file() else None
     # a classifier needs two classes: a teacher that gave every text the same label leaves no peer
-    if rows is not None and len({x for x in rows.teacher if x is not None}) >= 2:
-        t0 = time.perf_counter()
-        pipe = tfidf_peer(rows.texts, rows.teacher, len(names), seed=0)
-        fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        p_p = _peer_proba(pipe, texts, len(names))
-        dt_p = time.perf_counter() - t0
-        preds["tfidf_lr"] = [names[i] for i in p_p.argmax(1)]
-        probs_all["tfidf_lr"] = p_p
-        systems["tfidf_lr"] = {"texts_per_second": len(texts) / max(dt_p, 1e-9),
-                               "size_mb": len(pickle.dumps(pipe)) / 1e6, "fit_seconds": fit_s,
-                               "trained_on": int(len(rows.texts))}
+    if rows is None or len({x for x in rows.teacher if x is not None}) < 2:
+        return None
+    t0 = time.perf_counter()
+    pipe = tfidf_peer(rows.texts, rows.teacher, len(names), seed=0)
+    fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    probs = _peer_proba(pipe, texts, len(names))
+    seconds = time.perf_counter() - t0
+    info = {"texts_per_second": _per_second(len(texts), seconds), "size_mb": len(pickle.dumps(pipe)) / 1e6,
+            "fit_seconds": fit_s, "trained_on": int(len(rows.texts))}
+    return [names[i] for i in probs.argmax(1)], probs, info
 
-    # metrics
-    figures = []
+
+def _add_metrics(systems: dict, preds: dict, probs: dict, y: list[str], names: list[str], run_dir: Path,
+                 kind) -> list[str]:
+    """Gold metrics (and agreement/retention against the teacher) into ``systems``, one confusion
+    plot per system; returns the figure file names. ``kind``: the student's task kind (its metrics)."""
+    from distill.evaluation.plots import plot_confusion
+
     teacher_acc = None
-    for name in ("teacher", "student", "tfidf_lr"):
+    for name in SYSTEMS:
         if name not in preds:
             continue
-        m = get_task(student_task(student_dir)).metrics(y, preds[name], names, probs=probs_all[name])
+        m = kind.metrics(y, preds[name], names, probs=probs[name])
         systems[name] = {**m, **systems[name]}
         if name == "teacher":
             teacher_acc = m["accuracy"]
+    figures = []
     for name in systems:
         if "teacher" in preds:
             systems[name]["agreement_with_teacher"] = agreement(preds[name], preds["teacher"])
@@ -332,9 +348,42 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
         fig = f"confusion_{name}.png"
         plot_confusion(systems[name]["confusion"], names, run_dir / fig, f"{name} on gold (n={len(y)})")
         figures.append(fig)
-    order = [s for s in ("teacher", "student", "tfidf_lr") if s in systems]
-    systems = {s: systems[s] for s in order}
-    plot_bars({s: systems[s]["accuracy"] for s in order}, run_dir / "accuracy.png", "accuracy on gold", "accuracy")
+    return figures
+
+
+def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_column: str | None = None,
+                 label_column: str | None = None, teacher_labels: str | os.PathLike | None = None,
+                 progress: bool = True, batch_size: int = 64, limit: int | None = None) -> dict:
+    from distill.evaluation.plots import plot_bars
+    from distill.evaluation.report import build_model_card, build_report
+
+    run_dir = Path(run_dir)
+    student_dir = _student_dir(run_dir)
+    ls = load_run_labelset(run_dir)
+    names = ls.names
+    gold_path = Path(gold)
+    texts, y = _read_gold(gold_path, ls, text_column, label_column, limit)
+
+    systems: dict[str, dict] = {}
+    preds: dict[str, list] = {}
+    probs: dict[str, np.ndarray] = {}
+    preds["student"], probs["student"], systems["student"] = _score_student(student_dir, names, texts, batch_size,
+                                                                            progress)
+    teacher_json = _teacher_json(run_dir) or run_dir / TEACHER_FILE
+    cache = _teacher_cache(run_dir, gold_path, teacher_json, text_column, label_column, limit)
+    teacher = _teacher_predictions(run_dir, ls, texts, gold_path, teacher_labels, cache, progress)
+    teacher_source = None
+    if teacher is not None:
+        probs["teacher"], preds["teacher"], teacher_source, speed = teacher
+        systems["teacher"] = _teacher_system(teacher_json, teacher_labels is None, speed)
+    train_info = _optional(run_dir / "train.json") or {}
+    peer = _score_peer(run_dir, train_info, ls, texts)
+    if peer is not None:
+        preds["tfidf_lr"], probs["tfidf_lr"], systems["tfidf_lr"] = peer
+
+    figures = _add_metrics(systems, preds, probs, y, names, run_dir, get_task(student_task(student_dir)))
+    systems = {s: systems[s] for s in SYSTEMS if s in systems}
+    plot_bars({s: v["accuracy"] for s, v in systems.items()}, run_dir / "accuracy.png", "accuracy on gold", "accuracy")
     figures.insert(0, "accuracy.png")
     ev = {
         "run_dir": str(run_dir), "gold_file": str(gold_path), "n": len(y), "labels": names,

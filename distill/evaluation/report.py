@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+SYSTEMS = ("teacher", "student", "tfidf_lr")  # the gold evaluation's systems, in the order of every table
+
 
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * float(x):.1f}%"
@@ -99,7 +101,7 @@ def build_model_card(summary: dict, teacher: dict | None, evaluation: dict | Non
 
 def comparison_table(ev: dict) -> list[str]:
     systems = ev["systems"]
-    order = [s for s in ("teacher", "student", "tfidf_lr") if s in systems]
+    order = [s for s in SYSTEMS if s in systems]
     kind = systems.get("teacher", {}).get("kind")
     names = {"teacher": "teacher (classifier)" if kind == "classifier" else "teacher (GPT)",
              "student": "student (BERT)", "tfidf_lr": "TF-IDF + LR"}

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from core.schema import setting
+from distill.teachers.http import DEFAULT_API_KEY_ENV, DEFAULT_CONCURRENCY, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
 
 BACKENDS = ("auto", "llama-cpp", "transformers")
 LANGUAGES = ("auto", "en", "zh")
@@ -51,10 +52,10 @@ class TeacherConfig:
     # --- a teacher behind a server ---
     server_model: str | None = setting(None, "Model name on the server (default: the server's first model).",
                                        kind="str")
-    api_key_env: str = setting("OPENAI_API_KEY", "Environment variable holding the API key.")
-    concurrency: int = setting(4, "Parallel server requests.")
-    timeout: float = setting(60.0, "Per-request timeout in seconds.")
-    max_retries: int = setting(4, "Retries on 429/5xx/timeouts (exponential backoff).")
+    api_key_env: str = setting(DEFAULT_API_KEY_ENV, "Environment variable holding the API key.")
+    concurrency: int = setting(DEFAULT_CONCURRENCY, "Parallel server requests.")
+    timeout: float = setting(DEFAULT_TIMEOUT, "Per-request timeout in seconds.")
+    max_retries: int = setting(DEFAULT_MAX_RETRIES, "Retries on 429/5xx/timeouts (exponential backoff).")
     price_per_1k_tokens: float | None = setting(None, "API price per 1,000 prompt tokens, for the dry run's cost "
                                                 "estimate.", kind="float", cli=False)
     # --- the gate ---

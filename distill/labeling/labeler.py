@@ -23,7 +23,7 @@ from distill.data.labelset import LabelSet
 from distill.labeling.gate import GateConfig
 from distill.tasks import DEFAULT_TASK, TaskKind, get_task
 from distill.teachers.prompts import CALIBRATIONS, TEMPLATES, Calibrator, Shot, detect_language
-from core.rundir import check_run_inputs, run_identity, run_lock
+from core.rundir import LABELS_FILE, LABELSET_FILE, TEACHER_FILE, check_run_inputs, run_identity, run_lock
 from distill.teachers.base import Scored, Teacher
 
 CACHE_NAME = "cache.sqlite"
@@ -306,8 +306,8 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
         calib = _fit_calibration(teacher, cfg.calibrate, scored_raw)
         cache.set_meta("last_run", {"teacher": teacher.fingerprint, "prompt": teacher.prompt.hash, "time": time.time()})
     rows = make_rows(data, labelset, got, calib, get_task(cfg.task))
-    write_jsonl(out / "labels.jsonl", rows)
-    write_json(out / "labelset.json", labelset.to_dict())
+    write_jsonl(out / LABELS_FILE, rows)
+    write_json(out / LABELSET_FILE, labelset.to_dict())
     teacher_meta = {
         "task": get_task(cfg.task).name,
         "teacher": teacher.describe(),
@@ -324,7 +324,7 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
                  "rows": len(rows), "unique_texts": len(uniq)},
         "run_identity": identity,
     }
-    write_json(out / "teacher.json", teacher_meta)
+    write_json(out / TEACHER_FILE, teacher_meta)
     rep = {}
     if report:
         from distill.labeling.report import write_report

@@ -10,6 +10,7 @@ import numpy as np
 
 from core.atomic import write_json, write_text
 from distill.data.labelset import LabelSet
+from distill.teachers.base import SOURCES
 
 
 def summarize(rows: list[dict], labelset: LabelSet) -> dict:
@@ -21,7 +22,7 @@ def summarize(rows: list[dict], labelset: LabelSet) -> dict:
     rep: dict = {
         "rows": n,
         "unique_texts": len({r["text"] for r in rows}),
-        "sources": {s: sources.get(s, 0) for s in ("scored", "parsed", "abstained")},
+        "sources": {s: sources.get(s, 0) for s in SOURCES},
         "label_distribution": {k: dist.get(k, 0) for k in names},
         "label_share": {k: (dist.get(k, 0) / n if n else 0.0) for k in names},
         "mean_confidence": float(np.mean(conf)) if conf else None,

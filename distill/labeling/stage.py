@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import UserError
+from core.rundir import LABELS_FILE
 from distill.data.config import DataConfig, GoldConfig
 from distill.labeling.config import TeacherConfig
 
@@ -140,7 +141,7 @@ def labeling_lines(res, out: str | Path) -> list[str]:
     prompt = ("no prompt (classifier teacher)" if getattr(res, "teacher_kind", None) == "classifier"
               else f"template {res.template}")
     lines = [f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "
-             f"{res.n_scored} scored now) -> {out / 'labels.jsonl'}",
+             f"{res.n_scored} scored now) -> {out / LABELS_FILE}",
              f"{prompt}, calibration {res.calibration['method']}; sources: scored {s.get('scored', 0)}, "
              f"parsed {s.get('parsed', 0)}, abstained {s.get('abstained', 0)}; mean confidence "
              f"{(rep.get('mean_confidence') or 0):.3f}"]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from core.errors import UserError
 from distill.data.labelset import LabelSet
+from distill.defaults import MAX_POSITIONS
 from distill.teachers.base import Scored, Teacher, dir_digest
 
 
@@ -65,8 +66,8 @@ class ClassifierTeacher(Teacher):
                             f"({', '.join(labelset.names)})")
         self.order = [names.index(n) for n in labelset.names]  # model column of each label-set class
         self.batch_size = batch_size
-        model_max = getattr(self.tokenizer, "model_max_length", None) or 512
-        self.max_length = int(max_length or min(model_max, 512))
+        model_max = getattr(self.tokenizer, "model_max_length", None) or MAX_POSITIONS
+        self.max_length = int(max_length or min(model_max, MAX_POSITIONS))
         self.fingerprint = hashlib.sha256(
             f"classifier|{dir_digest(self.path)}|{self.max_length}".encode()).hexdigest()[:16]
 

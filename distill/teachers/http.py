@@ -25,6 +25,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from core.errors import UserError
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"  # the environment variable a server's key is read from
+# a teacher server's requests: seconds for one, retries of a failed one, how many run at once
+DEFAULT_TIMEOUT, DEFAULT_MAX_RETRIES, DEFAULT_CONCURRENCY = 60.0, 4, 4
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # a completion with top-200 logprobs is well under 1 MB
 SECRET_PARAM = re.compile(r"(key|token|secret|passw|pwd|auth|sig|credential|session)", re.I)
 
@@ -138,8 +141,8 @@ class HttpCaller:
     """A bounded, retrying JSON-over-HTTP client for one base URL (thread-safe)."""
 
     def __init__(self, base_url: str, *, headers: dict | None = None, params: list | None = None,
-                 timeout: float = 60.0, max_retries: int = 4, retry_base: float = 0.5, retry_cap: float = 20.0,
-                 max_body: int = DEFAULT_MAX_BODY, max_connections: int = 8, api_key_env: str = "OPENAI_API_KEY"):
+                 timeout: float = DEFAULT_TIMEOUT, max_retries: int = DEFAULT_MAX_RETRIES, retry_base: float = 0.5, retry_cap: float = 20.0,
+                 max_body: int = DEFAULT_MAX_BODY, max_connections: int = 8, api_key_env: str = DEFAULT_API_KEY_ENV):
         import httpx
 
         self.httpx = httpx

@@ -250,11 +250,11 @@ def _converted_dir(digest: str) -> Path | None:
     2 cores); the first load saves the result (fp32 safetensors, ~0.5 GB) under
     ``$BERT_OR_GPT_GGUF_CACHE`` (default ``~/.cache/bert-or-gpt/gguf``), keyed by the file's sha256.
     """
-    root = os.environ.get("BERT_OR_GPT_GGUF_CACHE", "")
-    if root.lower() in {"off", "0", "no", "false"}:
+    from distill.teachers.registry import CACHE_OFF, GGUF_CACHE_ENV, cache_root
+
+    if os.environ.get(GGUF_CACHE_ENV, "").lower() in CACHE_OFF:
         return None
-    base = Path(root).expanduser() if root else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bert-or-gpt" / "gguf"
-    return base / digest[:32]
+    return cache_root() / digest[:32]
 
 
 def _save_converted(model, tokenizer, target: Path) -> None:

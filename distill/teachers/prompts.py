@@ -177,8 +177,6 @@ class Prompt:
             return f"Classify {self._task()} as {self._options()}.\n\n"
         if t == "described":
             return f"Classify {self._task()}. The labels are:\n{self._descriptions()}\n\n"
-        if t == "question":
-            return ""
         raise AssertionError(t)
 
     def _block(self, text: str) -> str:

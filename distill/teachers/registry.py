@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.cache import cache_home
 from core.hashing import sha256_file
 from core.errors import UserError
 
@@ -134,21 +135,21 @@ def named(spec: str | os.PathLike | None) -> NamedTeacher | None:
     return None
 
 
-def names_help() -> str:
-    return "; ".join(t.summary() for t in TEACHERS.values())
-
-
 # ------------------------------------------------------------------------------------ cache
+GGUF_CACHE_ENV = "BERT_OR_GPT_GGUF_CACHE"
+CACHE_OFF = {"off", "0", "no", "false"}  # values of $BERT_OR_GPT_GGUF_CACHE that turn the de-quantized copies off
+
+
 def cache_root() -> Path:
     """``$BERT_OR_GPT_GGUF_CACHE`` or ``$XDG_CACHE_HOME/bert-or-gpt/gguf`` (``~/.cache/...``).
 
     ``BERT_OR_GPT_GGUF_CACHE=off`` turns off only the de-quantized copies of the transformers
     path; an assembled teacher must live somewhere, so it then goes to the default root.
     """
-    root = os.environ.get("BERT_OR_GPT_GGUF_CACHE", "")
-    if root and root.lower() not in {"off", "0", "no", "false"}:
+    root = os.environ.get(GGUF_CACHE_ENV, "")
+    if root and root.lower() not in CACHE_OFF:
         return Path(root).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "bert-or-gpt" / "gguf"
+    return cache_home() / "gguf"
 
 
 def _part_path(t: NamedTeacher, part: Part) -> Path:

@@ -36,7 +36,8 @@ from core.errors import UserError
 from distill.data.labelset import LabelSet
 from distill.teachers.prompts import Calibrator, Prompt
 from distill.teachers.base import Scored, Teacher, parsed_or_abstained, uniform
-from distill.teachers.http import DEFAULT_MAX_BODY, RETRY_STATUS, HttpCaller, redact_url  # noqa: F401 (RETRY_STATUS re-exported)
+from distill.teachers.http import (DEFAULT_API_KEY_ENV, DEFAULT_CONCURRENCY, DEFAULT_MAX_BODY, DEFAULT_MAX_RETRIES,
+                                   DEFAULT_TIMEOUT, HttpCaller, redact_url)
 
 MAX_LOGPROB = 1e-3  # a log-probability is <= 0; a little rounding above 0 is tolerated
 
@@ -75,10 +76,10 @@ class ServerTeacher(Teacher):
         prompt: Prompt | None = None,
         calibrator: Calibrator | None = None,
         server_model: str | None = None,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        concurrency: int = 4,
-        timeout: float = 60.0,
-        max_retries: int = 4,
+        api_key_env: str | None = DEFAULT_API_KEY_ENV,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         retry_base: float = 0.5,
         retry_cap: float = 20.0,
         top_logprobs: int = 20,
@@ -114,7 +115,7 @@ class ServerTeacher(Teacher):
         self.wide_logprobs = int(wide_logprobs)
         self._wide_ok: bool | None = None if self.wide_logprobs > self.top_logprobs else False
         self.max_tokens = max_tokens
-        self.api_key_env = api_key_env or "OPENAI_API_KEY"
+        self.api_key_env = api_key_env or DEFAULT_API_KEY_ENV
         headers = {"Content-Type": "application/json"}
         key = os.environ.get(self.api_key_env)
         if key:

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from core.errors import UserError
+from core.rundir import LABELSET_FILE
 from distill.training.config import DistillationConfig
 from distill.training.processes import warn as _warn
 
@@ -40,7 +41,7 @@ def _load_labelset_for(labels_path: Path, labelset=None):
 
     if labelset is not None:
         return LabelSet.from_spec(labelset) if not isinstance(labelset, LabelSet) else labelset
-    side = labels_path.parent / "labelset.json"
+    side = labels_path.parent / LABELSET_FILE
     if side.is_file():
         try:
             return LabelSet.from_dict(json.loads(side.read_text(encoding="utf-8")), source=str(side))

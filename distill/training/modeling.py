@@ -13,6 +13,8 @@ from core.offline import force_offline
 
 force_offline()
 
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")  # a model directory's (unsharded) weights, safe one first
+
 
 @contextlib.contextmanager
 def _quiet_transformers():
