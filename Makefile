@@ -21,7 +21,7 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/advisor demo
 
-# llama.cpp's OpenAI-compatible server, for the `server`-marked tests (tests/test_teacher_server.py).
+# llama.cpp's OpenAI-compatible server, for the `server`-marked tests (tests/distill/test_teacher_server.py).
 # The default native build segfaulted on its first completion on the AVX-512/AMX CPU here; a
 # portable build works (about 6 minutes on 2 cores). Skipped when already importable.
 setup-server: $(STAMP)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.offline import force_offline
+from bundles import bundle_fp32, bundle_int8, export_root, student_dir  # noqa: F401 (session fixtures of the export tests)
 
 force_offline()
 

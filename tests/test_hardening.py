@@ -21,7 +21,7 @@ import pytest
 
 from core.errors import UserError
 from export.runtime import Bundle, BundleError, check_manifest
-from test_export import bundle_int8, export_root, run_main, student_dir  # noqa: F401  (session fixtures; export_root feeds them)
+from bundles import run_main
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fault_proxy import FaultServer  # noqa: E402

@@ -16,9 +16,9 @@ import pytest
 from export.cascade import cascade_curve, choose, threshold_for
 from export.runtime import Bundle
 from fault_proxy import POSITIVE_WORDS, FaultServer
-from test_export import SST2, bundle_int8, export_root, read_sst2, run_cli, run_main, student_dir  # noqa: F401
+from bundles import SST2, read_sst2, run_cli, run_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_GOLD = 80
 
 

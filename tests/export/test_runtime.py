@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from export.runtime import Bundle, BundleError, check_manifest, parse_input_lines
-from test_export import bundle_fp32, bundle_int8, export_root, read_sst2, student_dir  # noqa: F401  (session fixtures)
+from bundles import read_sst2
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _copy(bundle: Path, tmp_path: Path) -> Path:

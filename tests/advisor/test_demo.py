@@ -10,7 +10,7 @@ import pytest
 from advisor.pipeline.demo import DEMO_DATA, MIN_WORDS, build_pool, demo_config, find_sst2, full_sentences
 from advisor.pipeline.config import parse_config
 
-SHARED_TRAIN = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"
+SHARED_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "sst2" / "train.tsv"
 
 
 def test_full_sentences_drops_phrases_of_longer_rows():

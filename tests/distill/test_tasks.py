@@ -15,9 +15,9 @@ import pytest
 
 from core.errors import UserError
 from distill.tasks import TASKS, ClassificationTask, TaskKind, get_task, register_task, student_task, task_names
-from test_export import bundle_fp32, export_root, read_sst2, student_dir  # noqa: F401  (session fixtures)
+from bundles import read_sst2
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # ------------------------------------------------------------------------------------ the registry

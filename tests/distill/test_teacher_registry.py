@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
+from core.hashing import sha256_file
 from distill.teachers import registry
 from distill.teachers.registry import TEACHERS, NamedTeacher, Part, named, teacher_path
 
-REQUIREMENTS = Path(__file__).resolve().parents[1] / "requirements" / "teacher-qwen2.5-1.5b.txt"
+REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements" / "teacher-qwen2.5-1.5b.txt"
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def test_large_teacher_from_its_packages_scores_english_and_chinese(tmp_path, mo
     monkeypatch.setenv("BERT_OR_GPT_GGUF_CACHE", str(tmp_path / "cache"))
     path = teacher_path("qwen2.5-1.5b", echo=lambda s: None, progress=False)
     assert path.stat().st_size == 1117320768 and str(path).startswith(str(tmp_path / "cache"))
-    assert registry._digest(path) == TEACHERS["qwen2.5-1.5b"].sha256
+    assert sha256_file(path) == TEACHERS["qwen2.5-1.5b"].sha256
     assert registry._stamp_ok(TEACHERS["qwen2.5-1.5b"], path)
     mtime = path.stat().st_mtime_ns
 

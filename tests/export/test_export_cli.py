@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_export import (SST2, bundle_fp32, bundle_int8, export_root, read_sst2, run_cli, run_main,  # noqa: F401
-                         student_dir)
+from bundles import SST2, read_sst2, run_cli, run_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _jsonl(text: str) -> list[dict]:
@@ -110,6 +109,7 @@ def test_predict_bad_inputs(case, bundle_int8, tmp_path, capsys):
     assert out == ""
 
 
+@pytest.mark.slow  # ~1-2 min here: the full `make test` runs it, `make test-fast` does not
 def test_bench_small(bundle_int8, student_dir, tmp_path, monkeypatch):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(read_sst2("dev", 30)[0]) + "\n")

@@ -22,7 +22,7 @@ import yaml
 from click.testing import CliRunner
 
 from advisor.cli import cli
-from tests.test_advisor_scenarios import SCENARIOS
+from tests.advisor.test_advisor_scenarios import SCENARIOS
 from tests.test_docs import _parse  # the click-tree parser the docs test uses
 
 
@@ -127,6 +127,7 @@ def _run_steps(out: dict, cwd: Path, dry_pipeline: bool = True, skip=("advisor r
     ["--task", "classification", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0"],  # distill
     ["--task", "dialogue", "--latency-ms", "50", "--intent-and-reply"],  # hybrid: the intent classifier's config
 ], ids=["distill", "hybrid-intent"])
+@pytest.mark.slow  # ~1-2 min here: the full `make test` runs it, `make test-fast` does not
 def test_pipeline_steps_run_with_dry_run(tmp_path, flags):
     out = _rec(*flags)
     _placeholders(tmp_path)

@@ -7,7 +7,7 @@ import pytest
 
 from advisor.cli import main
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))  # tests/: fault_proxy
 from fault_proxy import free_port  # noqa: E402
 
 

@@ -1,8 +1,8 @@
 """advisor recommend / advisor rules: the CLI, bad input, the rules file against the seed documents,
 counterfactuals, assumed defaults, languages, model filtering and the pty questionnaire.
 
-The scenario suite (outcomes from the documents) is tests/test_advisor_scenarios.py; next steps
-and --measure are tests/test_advisor_next_steps.py and tests/test_advisor_measure.py."""
+The scenario suite (outcomes from the documents) is tests/advisor/test_advisor_scenarios.py; next steps
+and --measure are tests/advisor/test_advisor_next_steps.py and tests/advisor/test_advisor_measure.py."""
 
 from __future__ import annotations
 

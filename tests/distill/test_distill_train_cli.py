@@ -142,6 +142,7 @@ def test_layers_keeps_the_bottom_layers(sst2_small, tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------------- happy path
+@pytest.mark.slow  # ~1-2 min here: the full `make test` runs it, `make test-fast` does not
 def test_train_then_evaluate(sst2_small, capsys):
     from transformers import pipeline
 

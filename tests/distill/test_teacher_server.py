@@ -15,7 +15,7 @@ from distill.data.labelset import LabelSet
 from distill.teachers import load_teacher
 from distill.teachers.server import ServerTeacher
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))  # tests/: fault_proxy
 from fault_proxy import FaultServer, free_port  # noqa: E402
 
 FAST = dict(timeout=0.5, max_retries=5, retry_base=0.01, retry_cap=0.05)
