@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
-from core.numbers import check_number, short_repr
+from core.numbers import short_repr
 from core.yamlfile import read_yaml
-from core.limits import LIMITS, check_field
-from core.schema import default, settings
+from core.schema import check_value, default, settings
 from distill.data.config import DataConfig, GoldConfig
 from distill.labeling.config import TeacherConfig
 from distill.tasks.config import TaskConfig
@@ -59,37 +58,30 @@ REQUIRED = ("run_dir", "data.path", "labels")
 
 
 def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
-    kind, _default, *rest = spec
+    """One key's value: type, range and choices from its dataclass (``core.schema.check_value``),
+    then paths resolved against the config file's folder and label lists joined."""
+    kind = spec[0]
     if value is None:
         return None
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise UserError(f"config: {key}: expected true or false, got {short_repr(value)}")
-    elif kind in ("int", "float"):
-        # one check for every number (core.limits): a number, finite, in range
-        if isinstance(value, str):  # a YAML string is not a number ("1e-4" without a dot is one)
-            raise UserError(f"config: {key}: expected {'an integer' if kind == 'int' else 'a number'}, "
-                            f"got {short_repr(value)}")
-        if key in LIMITS:
-            value = check_field(key, value, f"config: {key}")
-        else:
-            value = check_number(value, f"config: {key}", int if kind == "int" else float, 0, None)
-    elif kind in ("str", "path", "model"):
-        if not isinstance(value, str) or not value.strip():
-            raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
-        if kind == "model" and (value.strip() == "default" or "://" in value):
-            return value
-        if kind == "model" and not (base / Path(value).expanduser()).exists():
-            from distill.teachers.registry import named
+    section, _, name = key.partition(".")
+    cls = SECTIONS.get(section) if name else (TaskConfig if key == "task" else None)
+    if cls is not None:
+        value = check_value(cls, name or key, value, f"config: {key}")
+    elif kind in ("str", "path", "model") and (not isinstance(value, str) or not value.strip()):
+        raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
+    if kind == "model" and (value.strip() == "default" or "://" in value):
+        return value
+    if kind == "model" and not (base / Path(value).expanduser()).exists():
+        from distill.teachers.registry import named
 
-            if named(value) is not None:  # a named teacher (qwen2.5-1.5b) stays a name
-                return value.strip()
-        if kind in ("path", "model") and "://" not in value:
-            if "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts):
-                raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
-            # relative paths are relative to the config file's folder, wherever the command runs
-            p = Path(value).expanduser()
-            value = str(p if p.is_absolute() else (base / p).resolve())
+        if named(value) is not None:  # a named teacher (qwen2.5-1.5b) stays a name
+            return value.strip()
+    if kind in ("path", "model") and "://" not in value:
+        if "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts):
+            raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
+        # relative paths are relative to the config file's folder, wherever the command runs
+        p = Path(value).expanduser()
+        value = str(p if p.is_absolute() else (base / p).resolve())
     elif kind == _ANY_LABELS:
         if isinstance(value, list):
             if not all(isinstance(v, str) and v.strip() for v in value):
@@ -99,10 +91,6 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
             raise UserError(f"config: {key}: expected a preset name, a file or a list of names, got {short_repr(value)}")
         elif Path(base / value).suffix in (".yaml", ".yml", ".json"):
             value = str((base / value).resolve())
-    if rest and value not in rest[0]:
-        raise UserError(f"config: {key}: expected one of {', '.join(rest[0])}, got {short_repr(value)}")
-    if kind in ("int", "float") and value is not None and value < 0:
-        raise UserError(f"config: {key}: must not be negative, got {value}")
     return value
 
 
