@@ -53,6 +53,7 @@ def sst2_small(tmp_path_factory, shared_data):
 
 
 # ----------------------------------------------------------------------------------- bad inputs
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_labels_from_another_label_set(sst2_small, tmp_path, capsys):
     rows = [json.loads(x) for x in (sst2_small / "run" / "labels.jsonl").read_text().splitlines()[:20]]
     write_jsonl(tmp_path / "labels.jsonl", rows)

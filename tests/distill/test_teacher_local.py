@@ -54,6 +54,7 @@ def test_default_teacher_on_sst2_dev(teacher, sst2, dev30):
     assert acc >= 0.65, acc  # ~80% on all 872 dev texts with this prompt
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_batched_scoring_equals_naive_reference(teacher, dev30):
     # multi-token verbalizers of different lengths, k-shot prefix (KV cache reuse), padding
     ls = LabelSet((Label("neg", verbalizer="terribly negative"), Label("pos", verbalizer="positive"),
@@ -90,6 +91,7 @@ def test_content_free_calibration(teacher, sst2, dev30):
     np.testing.assert_allclose(cal, expect / expect.sum(1, keepdims=True), atol=1e-9)
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_bf16_agrees_with_fp32(teacher, sst2, dev30):
     t = load_teacher(None, sst2, dtype="bfloat16", batch_size=16)
     assert t.model.dtype == torch.bfloat16 and t.fingerprint != teacher.fingerprint
@@ -99,6 +101,7 @@ def test_bf16_agrees_with_fp32(teacher, sst2, dev30):
     assert np.abs(a - b).max() < 0.15
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_cli_select_prompt_on_real_teacher(tmp_path, shared_data, capsys):
     from advisor.cli import main
 

@@ -106,6 +106,7 @@ def test_unreachable_and_unauthorized(sst2, monkeypatch):
         assert "sk-test" not in json.dumps(t.describe())
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_cli_labels_through_server_and_fails_cleanly(tmp_path, repo_dir):
     data = tmp_path / "in.csv"
     data.write_text("text,label\ngood movie,1\nbad movie,0\ngreat fun,1\nawful,0\n", encoding="utf-8")

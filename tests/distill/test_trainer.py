@@ -204,6 +204,7 @@ class _CountSteps:
         return Counter()
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_training_interrupted_then_resumed(tiny_run):
     from transformers import AutoModelForSequenceClassification, pipeline
 

@@ -86,6 +86,7 @@ def test_cascade_defers_exactly_the_unsure_texts(bundle):
     assert all("source" not in r for r in b.predict(texts[:5], cascade=False))
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 @pytest.mark.parametrize("fault,reason", [("hang", "timed out"), ("500", "HTTP 500"), ("garbage", "not JSON"),
                                           ("drop", "unreachable")])
 def test_failing_teacher_keeps_the_student_answer(bundle, fault, reason):

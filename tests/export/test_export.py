@@ -140,6 +140,7 @@ def test_bundle_loads_with_optimum(bundle_int8):
         assert np.abs(logits - ours).max() < 1e-4, variant
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_verification_failure_exits_1_and_bundle_refused(student_dir, tmp_path, capsys):
     from export.runtime import Bundle, BundleError
 

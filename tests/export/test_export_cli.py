@@ -22,6 +22,7 @@ def _jsonl(text: str) -> list[dict]:
     return [json.loads(x) for x in text.splitlines() if x.strip()]
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_predict_agrees_with_pytorch_student(bundle_fp32, bundle_int8, student_dir, tmp_path):
     """fp32 bundle == PyTorch student on every text; the int8 bundle loses little accuracy."""
     import torch
@@ -155,6 +156,7 @@ def test_bench_bad_inputs(bundle_int8, tmp_path, capsys):
     assert code == 2 and "none.json not found" in err
 
 
+@pytest.mark.slow  # 8-20 s here: in `make test`, not in `make test-fast`
 def test_bench_worker_failure_is_one_line(bundle_int8, student_dir, tmp_path, capsys):
     """A model that fails inside a benchmark worker (here: corrupt student weights) gives a
     one-line error naming the measurement, not a traceback, and writes no report."""
