@@ -142,3 +142,23 @@ def option(cls, name: str, *decls: str, **overrides):
 def _limits(k: str) -> tuple:
     kind, lo, hi, *rest = LIMITS[k]
     return kind, lo, hi, (rest[0] if rest else "")
+
+
+def options(cls, *, exclude: Iterable[str] = (), prefixed: bool = True, **special):
+    """Every command-line setting of ``cls`` as a flag (a decorator). ``prefixed``: the command
+    receives them as ``SECTION__name`` keywords, to be turned back into ``cls`` by :func:`collect`
+    (so two sections may share a field name); ``special[name]``: other click keywords for one."""
+    def deco(func):
+        for f in reversed([f for f in settings(cls) if f.metadata["cli"] and f.name not in exclude]):
+            decls = (flag(cls, f.name), f"{cls.SECTION}__{f.name}") if prefixed else ()
+            func = option(cls, f.name, *decls, **special.get(f.name, {}))(func)
+        return func
+    return deco
+
+
+def collect(cls, kwargs: dict):
+    """The ``cls`` instance spelled by the prefixed flags of :func:`options` (popped from ``kwargs``),
+    checked; errors name the flags."""
+    prefix = cls.SECTION + "__"
+    values = {k[len(prefix):]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
+    return check_settings(cls(**values), cli=True)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-
 import click
 
-from core.schema import check_settings, flag, meta, option, settings
+from core.schema import collect, meta, option, options
 from distill.data.config import DataConfig, GoldConfig
 from distill.labeling.config import TeacherConfig
 from distill.tasks.config import TaskConfig
@@ -22,30 +21,14 @@ def _teacher_help() -> str:
     return meta(TeacherConfig, "model")["help"] + " Named teachers: " + named
 
 
-def _section_options(cls, exclude=(), **special):
-    """Every command-line setting of ``cls`` as a flag; ``special`` gives a setting other click keywords."""
-    def deco(func):
-        for f in reversed([f for f in settings(cls) if f.metadata["cli"] and f.name not in exclude]):
-            func = option(cls, f.name, flag(cls, f.name), f"{cls.SECTION}__{f.name}", **special.get(f.name, {}))(func)
-        return func
-    return deco
-
-
-def _collect(cls, kwargs: dict):
-    """The ``cls`` instance the flags of :func:`_section_options` spelled (popped from ``kwargs``)."""
-    prefix = cls.SECTION + "__"
-    values = {k[len(prefix):]: kwargs.pop(k) for k in list(kwargs) if k.startswith(prefix)}
-    return check_settings(cls(**values), cli=True)
-
-
 @click.command("label")
-@_section_options(DataConfig, path={"required": True})
+@options(DataConfig, path={"required": True})
 @click.option("--labels", "labels_spec", required=True,
               help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150).")
 @click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
 @option(TaskConfig, "task")
-@_section_options(TeacherConfig, model={"help": _teacher_help()})
-@_section_options(GoldConfig, exclude=("limit",),
+@options(TeacherConfig, model={"help": _teacher_help()})
+@options(GoldConfig, exclude=("limit",),
                   path={"help": "Labelled texts for the teacher gate (default: the gold rows of --data; none: checks "
                                 "without gold)."})
 @click.option("--quiet", is_flag=True, help="No progress bar.")
@@ -59,7 +42,7 @@ def label(labels_spec, out_dir, task, quiet, **kwargs) -> None:
     from distill.labeling.stage import label as run_label
     from distill.labeling.stage import labeling_lines
 
-    data, teacher, gold = _collect(DataConfig, kwargs), _collect(TeacherConfig, kwargs), _collect(GoldConfig, kwargs)
+    data, teacher, gold = collect(DataConfig, kwargs), collect(TeacherConfig, kwargs), collect(GoldConfig, kwargs)
     res = run_label(data, labels_spec, teacher, out_dir, gold, task=task, progress=not quiet, echo=_echo)
     for line in labeling_lines(res, out_dir):
         click.echo(line)

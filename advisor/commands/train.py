@@ -8,16 +8,9 @@ from pathlib import Path
 import click
 
 from core.limits import option_type as _num
-from core.schema import option, settings
+from core.schema import option, options
 from distill.tasks.config import TaskConfig
 from distill.training.config import DistillationConfig, StudentConfig
-
-
-def _training_options(func):
-    """Every ``DistillationConfig`` setting as a flag (the dataclass is the one declaration)."""
-    for f in reversed([f for f in settings(DistillationConfig) if f.metadata["cli"]]):
-        func = option(DistillationConfig, f.name)(func)
-    return func
 
 
 @click.command()
@@ -27,7 +20,7 @@ def _training_options(func):
               help="Run directory: writes OUT/student/, OUT/checkpoints/, OUT/train.json.")
 @option(TaskConfig, "task")
 @option(StudentConfig, "model", "--student", "student", type=click.Path(path_type=Path))
-@_training_options
+@options(DistillationConfig, prefixed=False)  # every training setting, declared once on the dataclass
 @click.option("--gold-dev", type=click.Path(path_type=Path), default=None,
               help="Gold-labelled dev file for early stopping instead of held-out teacher labels.")
 @click.option("--text-column", default=None, help="Text column of --gold-dev.")
