@@ -802,7 +802,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-cascade", action="store_true", help="answer with the student alone")
     ap.add_argument("--pair", action="store_true",
                     help="sentence pairs: the TEXT arguments two at a time (text, text_pair)")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # flags anywhere: BUNDLE --pair A B as well as BUNDLE A B --pair
     try:
         if args.threads is not None and not 1 <= args.threads <= 1024:
             raise BundleError(f"--threads must be in [1, 1024], got {args.threads}")
