@@ -264,3 +264,18 @@ def test_mrpc_end_to_end_label_train_evaluate_export_predict(tmp_path, mrpc, mrp
     assert proc.returncode == 0, proc.stderr
     row = json.loads(proc.stdout.strip())
     assert row["text"] == a and row["text_pair"] == p and row["probs"] == alone["probs"]
+
+
+def test_training_gold_dev_reads_pairs_through_the_preset(mrpc, mrpc_labels):
+    from distill.training.train import _read_gold_dev
+
+    class Rows:
+        labelset, names = mrpc_labels, mrpc_labels.names
+
+    dev = _read_gold_dev(Rows, mrpc / "msr_paraphrase_test.txt", None, None, get_task("pairs"))
+    assert len(dev) == 1725 and all(PAIR_SEP in t for t in dev.texts)
+    with pytest.raises(UserError, match="names no second text column"):
+        class Plain:
+            labelset, names = LabelSet.from_spec("sst2"), ["negative", "positive"]
+
+        _read_gold_dev(Plain, mrpc / "msr_paraphrase_test.txt", None, None, get_task("pairs"))
