@@ -495,7 +495,10 @@ def load_texts(
     gold: list[str] | None = [] if lcol is not None else None
     ids: list[str] = []
     unescape = bool(hints.get("unescape_newlines"))
+    skip = {str(v) for v in hints.get("skip_labels") or ()}  # a preset's "no label" rows (ocnli: "-")
     for n, row in enumerate(rows):
+        if skip and lcol is not None and str(row.get(lcol, "")).strip() in skip:
+            continue
         t = _row_text(path, n, row, template, tcol, unescape)
         if pcol is not None:
             t = _pair_text(path, n, row, t, pcol, tcol, unescape)

@@ -279,3 +279,12 @@ def test_training_gold_dev_reads_pairs_through_the_preset(mrpc, mrpc_labels):
             labelset, names = LabelSet.from_spec("sst2"), ["negative", "positive"]
 
         _read_gold_dev(Plain, mrpc / "msr_paraphrase_test.txt", None, None, get_task("pairs"))
+
+
+def test_ocnli_preset_reads_chinese_pairs_and_drops_unlabelled_rows(shared_data):
+    ls = LabelSet.from_spec("ocnli")
+    ds = get_task("pairs").read(DataConfig(path=str(shared_data / "ocnli" / "dev.json")), ls)
+    raw = [json.loads(line)["label"] for line in (shared_data / "ocnli" / "dev.json").read_text().splitlines()]
+    assert len(ds) == len(raw) - raw.count("-") and set(ds.gold) == {"entailment", "neutral", "contradiction"}
+    prompt = get_task("pairs").prompt(ls, "field", language="zh").render(ds.texts[0])
+    assert prompt.startswith("前提：身上裹一件工厂发的棉大衣") and "\n假设：身上至少一件衣服\n" in prompt
