@@ -76,7 +76,7 @@ def config_reference() -> str:
            "```yaml",
            "run_dir: runs/NAME   # where every output goes (relative paths: to the config file's folder)",
            f"task: {_task_line()}",
-           "labels: sst2         # a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150), a list, or a file"]
+           "labels: sst2         # a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150; sentence pairs: mrpc, ocnli), a list, or a file"]
     for name, cls in SECTIONS.items():
         out.append(f"{name}:")
         for f in settings(cls):

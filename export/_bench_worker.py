@@ -119,7 +119,10 @@ def main() -> None:
 
         def fn(batch):
             with torch.inference_mode():
-                enc = tok(batch, truncation=True, max_length=ml, padding=True, return_tensors="pt")
+                # a joined sentence pair (core/pairs.py's separator) is encoded as a pair, as the bundle does
+                args = (batch,) if not any("\x1f" in t for t in batch) else tuple(
+                    map(list, zip(*(t.split("\x1f", 1) for t in batch))))
+                enc = tok(*args, truncation=True, max_length=ml, padding=True, return_tensors="pt")
                 return torch.softmax(model(**enc).logits, -1).numpy()
     elif kind == "teacher":
         sys.path.insert(0, job["repo"])

@@ -48,7 +48,7 @@ def _cpu_name() -> str:
 
 
 def _load_texts(bundle: Path, verification: dict, texts_path: Path | None, text_column: str | None,
-                n: int) -> tuple[list[str], str]:
+                n: int, text_pair_column: str | None = None) -> tuple[list[str], str]:
     from export.verify import FALLBACK_TEXTS
 
     if texts_path is not None:
@@ -64,7 +64,8 @@ def _load_texts(bundle: Path, verification: dict, texts_path: Path | None, text_
     else:
         from distill.data.reader import load_texts
 
-        texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n).texts)
+        texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n,
+                                text_pair_column=text_pair_column).texts)
         source = str(src)
     if not texts:
         raise UserError(f"no texts to benchmark in {source}")
@@ -316,7 +317,8 @@ def _print_report(report: dict, out_dir: Path, echo) -> None:
 
 
 def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt=None, no_teacher=False, no_pytorch=False,
-              texts_path=None, text_column=None, n=300, n_teacher=20, out=None, echo=print) -> dict:
+              texts_path=None, text_column=None, n=300, n_teacher=20, out=None, echo=print,
+              text_pair_column=None) -> dict:
     from core.rundir import prepare_dir
 
     bundle = Path(bundle_dir)
@@ -324,7 +326,7 @@ def run_bench(bundle_dir, *, student_dir=None, teacher_spec=None, teacher_prompt
         raise UserError("--n and --n-teacher must be >= 1")
     prompt_opts = teacher_prompt_options(teacher_prompt) if teacher_prompt and not no_teacher else {}
     info, verification = _open_bundle(bundle)
-    texts, source = _load_texts(bundle, verification, texts_path, text_column, n)
+    texts, source = _load_texts(bundle, verification, texts_path, text_column, n, text_pair_column)
     out_dir = Path(out) if out else bundle / "bench"
     prepare_dir(out_dir, "--out")  # an impossible --out fails now, not after the measurements
 

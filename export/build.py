@@ -153,7 +153,8 @@ def _publish(stage: Path, out: Path) -> None:
 
 def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column: str | None = None,
                   label_column: str | None = None, labels: str | None = None, verify: bool = True,
-                  force: bool = False, keep_work=None, progress: bool = True) -> tuple[dict, dict]:
+                  force: bool = False, keep_work=None, progress: bool = True,
+                  text_pair_column: str | None = None) -> tuple[dict, dict]:
     """Export ``student_dir`` (a HF sequence-classification dir) to a verified bundle at ``out``.
 
     ``config``: an :class:`export.config.ExportConfig`. Verification runs on ``eval_data`` (texts
@@ -190,7 +191,8 @@ def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column:
     eval_set = None
     if verify:  # read the eval data first: a bad file fails before the slow export
         eval_set = EvalSet(*load_eval_texts(student, names, str(eval_data) if eval_data else None, text_column,
-                                            label_column, labels, c.eval_limit))
+                                            label_column, labels, c.eval_limit,
+                                            text_pair_column=text_pair_column))
     labelset = None
     ls_path = find_labelset(student)
     if ls_path is not None:

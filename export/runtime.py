@@ -6,6 +6,7 @@ This file is self-contained on purpose: ``advisor export`` copies it into every 
     pip install onnxruntime tokenizers numpy
     python BUNDLE/runtime.py BUNDLE "a charming and often affecting journey"
     printf '{"text": "dull"}\\n' | python BUNDLE/runtime.py BUNDLE
+    python BUNDLE/runtime.py PAIR_BUNDLE --pair "He left." "He went away."   # a sentence-pair bundle
 
 or from Python::
 
@@ -58,8 +59,9 @@ REQUIRED = (CONFIG, TOKENIZER, VERIFICATION)  # + every model named in config.js
 MAX_JSON_BYTES = 64 * 1024 * 1024  # config/manifest/verification/tokenizer: far below this
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
-__all__ = ["Bundle", "BundleError", "CascadeTeacher", "TASKS", "TeacherError", "check_manifest", "read_manifest",
-           "check_regular_files", "read_config", "sha256_file", "parse_input_lines"]
+__all__ = ["Bundle", "BundleError", "CascadeTeacher", "PAIR_SEP", "TASKS", "TeacherError", "check_manifest",
+           "read_manifest", "check_regular_files", "read_config", "sha256_file", "pair_arguments", "parse_input_lines",
+           "split_input"]
 
 
 class BundleError(ValueError):
@@ -317,8 +319,19 @@ class _Classification:
         return rows
 
 
+class _Pairs(_Classification):
+    """Two texts (a sentence pair) -> one of the labels: the tokenizer encodes ``[CLS] a [SEP] b``;
+    the logits are read as classification's."""
+
+    pairs = True
+
+
 DEFAULT_TASK = "classification"
-TASKS = {"classification": _Classification}
+TASKS = {"classification": _Classification, "pairs": _Pairs}
+# A sentence pair given as one string: the two texts joined by this character (core/pairs.py's
+# PAIR_SEP; kept here as well because this file is shipped alone). ``Bundle.predict`` also takes
+# (text, text_pair) tuples.
+PAIR_SEP = "\x1f"
 
 
 class TeacherError(RuntimeError):
@@ -603,20 +616,37 @@ class Bundle:
         return cls(root, config, manifest, model_file, session, tokenizer)
 
     # --------------------------------------------------------------- inference
-    @staticmethod
-    def _check_texts(texts: Sequence[str]) -> list[str]:
+    @property
+    def pairs(self) -> bool:
+        """True for a sentence-pair bundle: each input is two texts."""
+        return bool(getattr(self._task, "pairs", False))
+
+    def _check_texts(self, texts: Sequence) -> list:
+        """The inputs checked: strings, or for a pair bundle (text, text_pair) pairs (a tuple or list
+        of two strings, or one string with the two joined by ``PAIR_SEP``), returned as tuples."""
         if isinstance(texts, str):
             raise BundleError("texts must be a list of strings, not one string")
         out = list(texts)
         for i, t in enumerate(out):
+            if self.pairs:
+                if isinstance(t, str) and PAIR_SEP in t:
+                    t = tuple(t.split(PAIR_SEP, 1))
+                if not isinstance(t, (tuple, list)) or len(t) != 2 or not all(isinstance(x, str) for x in t):
+                    raise BundleError(f"input {i} is not a sentence pair: this bundle ({self.task}) takes two texts "
+                                      f"per input, (text, text_pair)")
+                if not t[0].strip() or not t[1].strip():
+                    raise BundleError(f"input {i} is a sentence pair with an empty text; both texts are needed")
+                out[i] = (t[0], t[1])
+                continue
             if not isinstance(t, str):
                 raise BundleError(f"text {i} is not a string ({type(t).__name__})")
             if not t.strip():
                 raise BundleError(f"text {i} is empty")
         return out
 
-    def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Tokenise (truncate to ``max_length``, pad to the batch's longest) into model inputs."""
+    def encode(self, texts: Sequence) -> dict[str, np.ndarray]:
+        """Tokenise (truncate to ``max_length``, pad to the batch's longest) into model inputs; a
+        (text, text_pair) tuple is encoded as a pair (``[CLS] a [SEP] b``, token types 0 then 1)."""
         enc = self.tokenizer.encode_batch(list(texts))
         feed = {
             "input_ids": np.asarray([e.ids for e in enc], dtype=np.int64),
@@ -625,7 +655,7 @@ class Bundle:
         }
         return {k: feed[k] for k in self._inputs}
 
-    def logits(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    def logits(self, texts: Sequence, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
         texts = self._check_texts(texts)
         k = len(self.labels)
         if not texts:
@@ -675,6 +705,9 @@ class Bundle:
             raise BundleError(f"{CONFIG}: onnx_bundle.cascade.threshold must be a number in [0, 1]")
         teacher = CascadeTeacher(spec.get("teacher") or {})
         for text, row, p in zip(texts, rows, probs):
+            if not isinstance(text, str):  # a pair: the teacher reads both texts, one per line
+                text = "\n".join(text)
+            text = text.replace(PAIR_SEP, "\n")
             row["source"] = "student"
             if float(p.max()) >= threshold:
                 continue
@@ -701,6 +734,8 @@ def parse_input_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str |
 
     Yields ``(line_number, id_or_None, text)``. Blank lines are skipped. A line that starts with
     ``{`` must be a JSON object with a string ``text``; an empty text is an error naming the line.
+    A sentence pair is ``{"text": ..., "text_pair": ...}``: its text is the two joined by
+    ``PAIR_SEP`` (``split_input`` takes them apart); an empty ``text_pair`` is an error too.
     """
     for n, raw in enumerate(lines, 1):
         if isinstance(raw, bytes):  # a binary stream (stdin.buffer): decode here to name the line
@@ -720,6 +755,12 @@ def parse_input_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str |
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 raise BundleError(f'input line {n}: a JSON line needs a string "text" field')
             text = obj["text"]
+            if "text_pair" in obj:
+                second = obj["text_pair"]
+                if not isinstance(second, str) or not second.strip() or not text.strip():
+                    raise BundleError(f'input line {n}: a sentence pair needs two non-empty strings "text" and '
+                                      f'"text_pair"')
+                text = text.replace(PAIR_SEP, " ") + PAIR_SEP + second.replace(PAIR_SEP, " ")
             rid = obj.get("id")
             rid = None if rid is None else str(rid)
         else:
@@ -727,6 +768,25 @@ def parse_input_lines(lines: Iterable[str | bytes]) -> Iterator[tuple[int, str |
         if not text.strip():
             raise BundleError(f"input line {n}: empty text")
         yield n, rid, text
+
+
+def split_input(text: str) -> dict:
+    """``{"text": ...}``, or ``{"text": a, "text_pair": b}`` for two texts joined by ``PAIR_SEP``."""
+    if PAIR_SEP in text:
+        a, b = text.split(PAIR_SEP, 1)
+        return {"text": a, "text_pair": b}
+    return {"text": text}
+
+
+def pair_arguments(texts: Sequence[str]) -> list[str]:
+    """TEXT arguments taken two at a time (``--pair``): each pair joined by ``PAIR_SEP``."""
+    if len(texts) % 2:
+        raise BundleError(f"--pair takes the texts two at a time (text, text_pair); got {len(texts)} texts")
+    for i, t in enumerate(texts, 1):
+        if not t.strip():
+            raise BundleError(f"text argument {i} is empty")
+    return [texts[i].replace(PAIR_SEP, " ") + PAIR_SEP + texts[i + 1].replace(PAIR_SEP, " ")
+            for i in range(0, len(texts), 2)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -740,14 +800,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     ap.add_argument("--no-cascade", action="store_true", help="answer with the student alone")
-    args = ap.parse_args(argv)
+    ap.add_argument("--pair", action="store_true",
+                    help="sentence pairs: the TEXT arguments two at a time (text, text_pair)")
+    args = ap.parse_intermixed_args(argv)  # flags anywhere: BUNDLE --pair A B as well as BUNDLE A B --pair
     try:
         if args.threads is not None and not 1 <= args.threads <= 1024:
             raise BundleError(f"--threads must be in [1, 1024], got {args.threads}")
         if not 1 <= args.batch_size <= 65536:
             raise BundleError(f"--batch-size must be in [1, 65536], got {args.batch_size}")
         bundle = Bundle.load(args.bundle, args.variant, threads=args.threads)
-        if args.texts:
+        if args.texts and args.pair:
+            items = [(i + 1, None, t) for i, t in enumerate(pair_arguments(args.texts))]
+        elif args.texts:
             items = [(i + 1, None, t) for i, t in enumerate(args.texts)]
             for i, _, t in items:
                 if not t.strip():
@@ -759,7 +823,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     for (_, rid, text), p in zip(items, preds):
-        row = {"id": rid, "text": text, **p} if rid is not None else {"text": text, **p}
+        row = {"id": rid, **split_input(text), **p} if rid is not None else {**split_input(text), **p}
         print(json.dumps(row, ensure_ascii=False))
     return 0
 

@@ -69,7 +69,8 @@ def _labelset_for(student_dir: Path, labels: list[str], spec: str | None):
 
 def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None = None,
                     text_column: str | None = None, label_column: str | None = None,
-                    labels_spec: str | None = None, limit: int = ExportConfig.eval_limit):
+                    labels_spec: str | None = None, limit: int = ExportConfig.eval_limit,
+                    text_pair_column: str | None = None):
     """-> (texts, gold or None, source description)."""
     if limit is not None and limit <= 0:
         raise UserError(f"--eval-limit must be positive, got {limit}")
@@ -77,12 +78,15 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
         from distill.data.reader import load_texts
 
         ls = _labelset_for(student_dir, labels, labels_spec)
-        ds = load_texts(eval_data, text_column=text_column, label_column=label_column, labelset=ls, limit=limit)
+        ds = load_texts(eval_data, text_column=text_column, label_column=label_column, labelset=ls, limit=limit,
+                        text_pair_column=text_pair_column)
         if not ds.texts:
             raise UserError(f"--eval-data {eval_data} has no texts")
         return list(ds.texts), (list(ds.gold) if ds.gold is not None else None), str(Path(eval_data))
     lj = student_dir.parent / LABELS_FILE
     if lj.is_file():
+        from core.pairs import row_text
+
         texts, gold = [], []
         with open(lj, encoding="utf-8") as fh:
             for n, line in enumerate(fh, 1):
@@ -92,7 +96,7 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
                     row = json.loads(line)
                 except ValueError:
                     raise UserError(f"{lj} line {n} is not valid JSON") from None
-                text = row.get("text") if isinstance(row, dict) else None
+                text = row_text(row) if isinstance(row, dict) else None
                 if not isinstance(text, str) or not text.strip():
                     continue
                 texts.append(text)
@@ -116,13 +120,15 @@ def pytorch_logits(student_dir: Path, texts: list[str], max_length: int, batch_s
     tok = AutoTokenizer.from_pretrained(str(student_dir))
     model = AutoModelForSequenceClassification.from_pretrained(str(student_dir))
     model.eval()
-    lengths = [len(x) for x in tok(texts, truncation=True, max_length=max_length)["input_ids"]]
+    from core.pairs import tokenizer_inputs
+
+    lengths = [len(x) for x in tok(*tokenizer_inputs(texts), truncation=True, max_length=max_length)["input_ids"]]
     order = sorted(range(len(texts)), key=lambda i: lengths[i])
     out = np.empty((len(texts), model.config.num_labels), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            enc = tok([texts[i] for i in idx], truncation=True, max_length=max_length, padding=True,
+            enc = tok(*tokenizer_inputs([texts[i] for i in idx]), truncation=True, max_length=max_length, padding=True,
                       return_tensors="pt")
             out[idx] = model(**enc).logits.float().numpy()
             if progress:
@@ -287,7 +293,7 @@ def format_report(v: dict) -> str:
 
 def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, text_column: str | None = None,
                   label_column: str | None = None, labels: str | None = None, resign: bool = False,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, text_pair_column: str | None = None) -> dict:
     """Verify an existing bundle against its PyTorch student and record the result in the bundle
     (verification.json, README.md, their manifest entries); returns the verification.
 
@@ -328,7 +334,8 @@ def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, 
     student = check_student_dir(student_dir or recorded or "")
     require_safetensors(student, "student")
     texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
-                                          text_column, label_column, labels, c.eval_limit)
+                                          text_column, label_column, labels, c.eval_limit,
+                                          text_pair_column=text_pair_column)
     bar = tqdm(total=len(texts) * 3, desc="verify", file=sys.stderr, disable=None if progress else True, leave=False,
                dynamic_ncols=True)
     try:

@@ -52,6 +52,8 @@ def _verification_options(func):
         click.option("--eval-data", type=click.Path(path_type=Path), default=None,
                      help="Texts (+gold) for verification; default: RUN_DIR/labels.jsonl beside the student."),
         click.option("--text-column", default=None, help="Text column of --eval-data."),
+        click.option("--text-pair-column", default=None,
+                     help="Second text column of --eval-data (a sentence-pair student, task pairs)."),
         click.option("--label-column", default=None, help="Gold column of --eval-data ('none' to ignore)."),
         click.option("--labels", "labels_spec", default=None,
                      help="Label set for gold values (e.g. sst2); default: labelset.json in the student dir or RUN_DIR."),
@@ -86,8 +88,9 @@ def export() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing bundle at --out.")
 @click.option("--keep-work", type=click.Path(path_type=Path), default=None, help="Keep the raw/fp32/int8 export work dir here.")
 @click.pass_context
-def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop, atol, eval_data, text_column, label_column,
-                 labels_spec, eval_limit, max_length, no_verify, calibrate, force, keep_work):
+def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop, atol, eval_data, text_column,
+                 text_pair_column, label_column, labels_spec, eval_limit, max_length, no_verify, calibrate, force,
+                 keep_work):
     """Export STUDENT_DIR (a HF sequence-classification dir, e.g. RUN_DIR/student) to BUNDLE_DIR."""
     from export.build import bundle_lines, export_bundle
 
@@ -95,7 +98,7 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
                           calibrate=calibrate, max_drop=max_drop, atol=atol, eval_limit=eval_limit)
     cfg, verification = export_bundle(student_dir, out, config, eval_data=eval_data, text_column=text_column,
                                       label_column=label_column, labels=labels_spec, verify=not no_verify, force=force,
-                                      keep_work=keep_work)
+                                      keep_work=keep_work, text_pair_column=text_pair_column)
     for line in bundle_lines(out, cfg, verification):
         click.echo(line)
     if verification.get("passed") is False:
@@ -113,8 +116,8 @@ def export_model(ctx, student_dir, out, target, fp32_only, int8_graph, max_drop,
               help="Accept the bundle's files as they are now: verify them and write a new manifest. "
                    "Without it a bundle whose files differ from the manifest made at export is refused.")
 @click.pass_context
-def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_column, label_column, labels_spec,
-                  eval_limit, resign):
+def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_column, text_pair_column,
+                  label_column, labels_spec, eval_limit, resign):
     """Verify an existing BUNDLE_DIR against its PyTorch student and record the result in the bundle
     (verification.json, README.md, their manifest entries); exit 1 when it does not hold.
 
@@ -125,7 +128,7 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 
     verification = verify_bundle(bundle_dir, student_dir, ExportConfig(max_drop=max_drop, atol=atol, eval_limit=eval_limit),
                                  eval_data=eval_data, text_column=text_column, label_column=label_column,
-                                 labels=labels_spec, resign=resign)
+                                 labels=labels_spec, resign=resign, text_pair_column=text_pair_column)
     if resign:
         click.echo(f"re-signed: manifest.json now lists the files of {bundle_dir} as they are")
     click.echo(format_report(verification))
@@ -228,22 +231,28 @@ def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teach
 @click.option("--with-text/--no-text", default=False, show_default=True, help="Echo the text in each output row.")
 @click.option("--allow-unverified", is_flag=True, help="Load a bundle whose verification failed.")
 @click.option("--no-cascade", is_flag=True, help="Answer with the student alone even if the bundle has a cascade.")
-def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified, no_cascade):
+@click.option("--pair", is_flag=True, help="Sentence pairs (a pairs bundle): the TEXT arguments two at a time, "
+              "TEXT TEXT_PAIR.")
+def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified, no_cascade, pair):
     """Predict labels with an exported bundle: TEXT arguments, or JSONL/plain lines on stdin.
 
     Prints one JSON object per text: id, label, score, probs. Stdin lines are {"text": ..., "id": ...}
-    objects or plain text (blank lines skipped; the id is then the line number).
+    objects or plain text (blank lines skipped; the id is then the line number). A sentence-pair
+    bundle (task pairs) takes {"text": ..., "text_pair": ...} lines, or TEXT TEXT_PAIR arguments
+    with --pair.
     """
     import json
 
-    from export.runtime import Bundle, BundleError, parse_input_lines
+    from export.runtime import Bundle, BundleError, pair_arguments, parse_input_lines, split_input
 
     if batch_size < 1:
         raise UserError("--batch-size must be >= 1")
     if threads is not None and threads < 1:
         raise UserError("--threads must be >= 1")
     try:
-        if texts and texts != ("-",):
+        if texts and pair:
+            items = [(str(i), t) for i, t in enumerate(pair_arguments(texts), 1)]
+        elif texts and texts != ("-",):
             items = []
             for i, t in enumerate(texts, 1):
                 if not t.strip():
@@ -261,5 +270,5 @@ def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_un
     except BundleError as exc:
         raise UserError(str(exc)) from None
     for (rid, text), p in zip(items, preds):
-        row = {"id": rid, **({"text": text} if with_text else {}), **p}
+        row = {"id": rid, **(split_input(text) if with_text else {}), **p}
         click.echo(json.dumps(row, ensure_ascii=False))

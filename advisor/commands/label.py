@@ -24,7 +24,7 @@ def _teacher_help() -> str:
 @click.command("label")
 @options(DataConfig, path={"required": True})
 @click.option("--labels", "labels_spec", required=True,
-              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150).")
+              help="Label set: 'neg,pos', '0=neg,1=pos', a .yaml/.json file, or a preset (sst2, ag_news, sms_spam, waimai, tnews, clinc150; sentence pairs: mrpc, ocnli).")
 @click.option("--out", "out_dir", required=True, help="Run directory (labels.jsonl, cache.sqlite, teacher report).")
 @option(TaskConfig, "task")
 @options(TeacherConfig, model={"help": _teacher_help()})

@@ -28,7 +28,8 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     if cfg["gold"]["path"]:
         g = cfg["gold"]
         n_gold = len(load_texts(g["path"], text_column=g["text_column"], label_column=g["label_column"],
-                                labelset=labelset, limit=g["limit"]).texts)
+                                labelset=labelset, limit=g["limit"],
+                                text_pair_column=g["text_pair_column"] or cfg["data"]["text_pair_column"]).texts)
     lines.append(f"texts to label: {len(unique)} unique of {len(data.texts)}"
                  + (f" (+ {n_gold} gold texts for the teacher's evaluation)" if n_gold else ""))
     label_runs = any(s.name == "label" and a == "run" for s, a in stages)

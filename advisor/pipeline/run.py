@@ -96,7 +96,8 @@ def _evaluate(cfg: dict, run: Path, echo: Echo) -> None:
     from distill.evaluation.report import comparison_table
 
     g = _gold(cfg)
-    ev = evaluate_run(run, g.path, text_column=g.text_column, label_column=g.label_column, limit=g.limit)
+    ev = evaluate_run(run, g.path, text_column=g.text_column, label_column=g.label_column, limit=g.limit,
+                      text_pair_column=g.text_pair_column or (cfg["data"]["text_pair_column"] if g.path else None))
     for line in comparison_table(ev):
         echo(line)
     echo(f"report: {run / 'report.md'}  metrics: {run / 'metrics.json'}")
@@ -114,7 +115,7 @@ def _eval_data(cfg: dict) -> dict:
     if not g["path"]:
         return {"labels": cfg["labels"]}
     return {"eval_data": g["path"], "text_column": g["text_column"], "label_column": g["label_column"],
-            "labels": cfg["labels"]}
+            "labels": cfg["labels"], "text_pair_column": g["text_pair_column"] or cfg["data"]["text_pair_column"]}
 
 
 def _verification_failed(verification: dict) -> None:
@@ -149,7 +150,8 @@ def _bench(cfg: dict, run: Path, echo: Echo) -> None:
     prompt = run / TEACHER_FILE  # time the teacher with the prompt it labelled with
     run_bench(run / "bundle", student_dir=run / "student", teacher_spec=cfg["teacher"]["model"],
               teacher_prompt=prompt if prompt.is_file() else None, texts_path=g["path"],
-              text_column=g["text_column"] if g["path"] else None, n=b.n, n_teacher=b.teacher_n, echo=echo)
+              text_column=g["text_column"] if g["path"] else None, n=b.n, n_teacher=b.teacher_n, echo=echo,
+              text_pair_column=(g["text_pair_column"] or cfg["data"]["text_pair_column"]) if g["path"] else None)
 
 
 def _files(*names: str) -> Callable[[dict, Path], list[Path]]:

@@ -19,6 +19,8 @@ class DataConfig:
                                kind="path", flag="--data")
     text_column: str | None = setting(None, "Column with the text (default: text/sentence/... or the only column).",
                                       kind="str")
+    text_pair_column: str | None = setting(None, "Column with the second text of a sentence pair (task: pairs).",
+                                           kind="str")
     label_column: str | None = setting(None, "Gold label column, used only for evaluation ('none' to ignore).",
                                        kind="str")
     format: str | None = setting(None, "Input format when the suffix does not tell.", kind="str", choices=FORMATS)
@@ -36,7 +38,8 @@ class DataConfig:
 
         return load_texts(self.path, text_column=self.text_column, label_column=self.label_column,
                           labelset=labelset, fmt=self.format, limit=limit or self.limit,
-                          sample=None if limit else self.sample, seed=self.seed, split=self.split, sep=self.sep)
+                          sample=None if limit else self.sample, seed=self.seed, split=self.split, sep=self.sep,
+                          text_pair_column=self.text_pair_column)
 
 
 @dataclass
@@ -47,6 +50,8 @@ class GoldConfig:
     path: str | None = setting(None, "Labelled texts (gold) for the teacher gate and the evaluation.", kind="path",
                                flag="--gold")
     text_column: str | None = setting(None, "Text column of the gold file.", kind="str", flag="--gold-text-column")
+    text_pair_column: str | None = setting(None, "Second text column of a sentence-pair gold file (task: pairs).",
+                                           kind="str", flag="--gold-text-pair-column")
     label_column: str | None = setting(None, "Label column of the gold file (default: label).", kind="str",
                                        flag="--gold-label-column")
     limit: int | None = setting(None, "Use the first N gold texts only.", kind="int", flag="--gold-limit")

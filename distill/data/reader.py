@@ -41,6 +41,7 @@ class TextDataset:
     label_column: str | None = None
     source: str = ""
     skipped_empty: int = 0
+    text_pair_column: str | None = None  # sentence pairs: each text is ``core.pairs.join_pair(a, b)``
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -272,8 +273,8 @@ def _pick(cols: list[str], wanted: str | None, candidates: tuple[str, ...], what
         raise UserError(f"{path.name} has no {what} column {wanted!r}; columns are {', '.join(map(str, cols))}")
     low = {str(c).casefold(): c for c in cols}
     for cand in candidates:
-        if cand in low:
-            return low[cand]
+        if str(cand).casefold() in low:
+            return low[str(cand).casefold()]
     return None
 
 
@@ -308,7 +309,9 @@ def _format_and_hints(path: Path, fmt: str | None, labelset: LabelSet | None) ->
         raise UserError(f"input file {path} is empty")
     kind = _detect_format(path, fmt or None)
     if hints and hints.get("format"):
-        if fmt is None and path.is_file() and (kind == hints["format"] or (kind == "txt" and path.suffix == "" and hints["format"] in {"tsv", "csv"})):
+        named = path.name in (hints.get("files") or ())  # the preset's own files (e.g. mrpc's .txt files are TSV)
+        if fmt is None and path.is_file() and (kind == hints["format"] or (kind == "txt" and (path.suffix == "" or named)
+                                                                          and hints["format"] in {"tsv", "csv"})):
             kind = hints["format"]
         else:
             hints = {}
@@ -391,6 +394,35 @@ def _row_text(path: Path, n: int, row: dict, template: str | None, tcol: str | N
     return t.strip()
 
 
+def _pair_column(path: Path, cols: list[str], text_pair_column: str | None, tcol: str | None,
+                 template: str | None) -> str | None:
+    """The second text's column of a sentence-pair file (None: single texts)."""
+    if text_pair_column is None:
+        return None
+    if template:
+        raise UserError(f"{path.name}: a preset text template and a text pair column cannot be combined; "
+                        f"pass --text-column")
+    pcol = _pick(cols, text_pair_column, (), "text pair", path)
+    if pcol == tcol:
+        raise UserError(f"{path.name}: the text column and the text pair column are both {pcol!r}")
+    return pcol
+
+
+def _pair_text(path: Path, n: int, row: dict, text: str, pcol: str, tcol: str | None, unescape: bool) -> str:
+    """Row ``n``'s two texts joined (``core.pairs.join_pair``); both empty: "" (skipped like an empty
+    text); one of the two empty: a ``UserError`` naming the row and the column."""
+    from core.pairs import join_pair
+
+    second = _row_text(path, n, row, None, pcol, unescape)
+    if not text and not second:
+        return ""
+    if not text or not second:
+        missing = tcol if not text else pcol
+        raise UserError(f"{path.name}: row {n + 1} is a sentence pair with one text missing (column {missing!r} is "
+                        f"empty); both texts are needed")
+    return join_pair(text, second)
+
+
 def _row_gold(path: Path, n: int, row: dict, lcol: str, class_names: dict, labelset: LabelSet | None) -> str:
     """Row ``n``'s gold label name (a ClassLabel index -> its name, normalised by the label set)."""
     raw = row.get(lcol)
@@ -419,6 +451,13 @@ def _subset(texts: list[str], gold: list[str] | None, ids: list[str], sample: in
     return texts, gold, ids
 
 
+def pair_column_hint(labelset: LabelSet | None) -> str | None:
+    """The second text's column a preset names (``data.text_pair_column``, e.g. mrpc's ``#2 String``)."""
+    hints = labelset.data if labelset is not None and labelset.data else {}
+    col = hints.get("text_pair_column")
+    return col if isinstance(col, str) and col else None
+
+
 def load_texts(
     path,
     text_column: str | None = None,
@@ -431,28 +470,38 @@ def load_texts(
     split: str | None = None,
     id_column: str | None = None,
     sep: str | None = None,
+    text_pair_column: str | None = None,
 ) -> TextDataset:
     """Read texts (and optional gold labels) from ``path``; see the module docstring.
 
     ``sep``: the files are TEXT<sep>LABEL lines (or a ``sep``-delimited file with a header); ``"none"``
     keeps whole lines as texts. Without it a plain-text or one-column file whose lines all end in a
-    separator plus a few short values is refused, naming the ``--sep`` that reads it."""
+    separator plus a few short values is refused, naming the ``--sep`` that reads it.
+
+    ``text_pair_column``: sentence pairs (``task: pairs``); each text is the row's two texts joined
+    by ``core.pairs.PAIR_SEP``, and a row with one of the two texts empty is a ``UserError``."""
     path = Path(path).expanduser()
     sep = _check_args(path, sep, limit, sample)
     kind, hints = _format_and_hints(path, fmt, labelset)
     cols, rows, class_names = _read_rows(path, kind, sep, hints, labelset, split)
     template, tcol = _text_source(path, cols, hints, text_column)
     lcol = _label_column(path, cols, hints, label_column, labelset, tcol)
+    pcol = _pair_column(path, cols, text_pair_column, tcol, template)
     icol = _pick(cols, id_column, ID_COLUMNS, "id", path) if (id_column or kind != "txt") else None
-    if icol is not None and (icol in (tcol, lcol)):
+    if icol is not None and (icol in (tcol, lcol, pcol)):
         icol = None
 
     texts: list[str] = []
     gold: list[str] | None = [] if lcol is not None else None
     ids: list[str] = []
     unescape = bool(hints.get("unescape_newlines"))
+    skip = {str(v) for v in hints.get("skip_labels") or ()}  # a preset's "no label" rows (ocnli: "-")
     for n, row in enumerate(rows):
+        if skip and lcol is not None and str(row.get(lcol, "")).strip() in skip:
+            continue
         t = _row_text(path, n, row, template, tcol, unescape)
+        if pcol is not None:
+            t = _pair_text(path, n, row, t, pcol, tcol, unescape)
         if not t:
             continue
         texts.append(t)
@@ -473,4 +522,5 @@ def load_texts(
         label_column=lcol,
         source=str(path),
         skipped_empty=skipped,
+        text_pair_column=pcol,
     )

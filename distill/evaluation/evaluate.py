@@ -24,6 +24,7 @@ import numpy as np
 
 from core.atomic import write_json, write_jsonl, write_text
 from core.errors import UserError
+from core.pairs import row_fields, row_text
 from core.hashing import sha256_file
 from core.rundir import LABELS_FILE, LABELSET_FILE, TEACHER_FILE
 from distill.defaults import MAX_POSITIONS
@@ -102,7 +103,7 @@ def _teacher_from_labels_file(path: Path, texts: list[str], names: list[str]) ->
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise UserError(f"{path.name}: line {lineno} is not a teacher label row") from None
         label = None if row.get("source") == "abstained" else row.get("label")
-        by_text[" ".join(str(row.get("text", "")).split())] = (vec / max(vec.sum(), 1e-12), label)
+        by_text[" ".join(str(row_text(row) or "").split())] = (vec / max(vec.sum(), 1e-12), label)
     probs, preds, missing = [], [], 0
     for t in texts:
         hit = by_text.get(" ".join(t.split()))
@@ -173,6 +174,10 @@ def teacher_from_run(run_dir: Path, labelset):
     else:
         return None
     teacher = load_teacher(spec, labelset, **options)
+    kind = get_task(meta.get("task"))
+    if kind.name != "classification" and teacher.kind != "classifier":  # the kind's prompt (e.g. both texts of a pair)
+        teacher.set_prompt(kind.prompt(labelset, teacher.prompt.template, shots=teacher.prompt.shots,
+                                       language=prompt.get("language") or "en"))
     cal = meta.get("calibration") or {}
     if cal.get("method") and cal.get("method") != "none" and cal.get("reference") is not None:
         teacher.calibrator = Calibrator(cal["method"], np.asarray(cal["reference"], dtype=np.float64),
@@ -227,11 +232,13 @@ def _student_dir(run_dir: Path) -> Path:
     return student_dir
 
 
-def _read_gold(gold_path: Path, labelset, text_column, label_column, limit) -> tuple[list[str], list[str]]:
+def _read_gold(gold_path: Path, labelset, text_column, label_column, limit,
+               text_pair_column=None) -> tuple[list[str], list[str]]:
     """(texts, gold label names) of the gold file; it must have a gold label column."""
     from distill.data.reader import load_texts
 
-    ds = load_texts(gold_path, text_column=text_column, label_column=label_column, labelset=labelset, limit=limit)
+    ds = load_texts(gold_path, text_column=text_column, label_column=label_column, labelset=labelset, limit=limit,
+                    text_pair_column=text_pair_column)
     if ds.gold is None:
         raise UserError(f"gold file {gold_path} has no gold label column; pass --label-column")
     return ds.texts, ds.gold
@@ -257,11 +264,13 @@ def _score_student(student_dir: Path, names: list[str], texts: list[str], batch_
     return [names[i] for i in probs.argmax(1)], probs, info
 
 
-def _teacher_cache(run_dir: Path, gold_path: Path, teacher_json: Path, text_column, label_column, limit) -> Path:
+def _teacher_cache(run_dir: Path, gold_path: Path, teacher_json: Path, text_column, label_column, limit,
+                   text_pair_column=None) -> Path:
     """RUN_DIR/gold_teacher/<key>.jsonl: the key hashes the gold file, teacher.json and the reading options."""
     key = hashlib.sha256((sha256_file(gold_path) if gold_path.is_file() else str(gold_path)).encode()
                          + (teacher_json.read_bytes() if teacher_json.is_file() else b"")
-                         + json.dumps([text_column, label_column, limit]).encode()).hexdigest()[:16]
+                         + json.dumps([text_column, label_column, limit]
+                                      + ([text_pair_column] if text_pair_column else [])).encode()).hexdigest()[:16]
     return run_dir / "gold_teacher" / f"{key}.jsonl"
 
 
@@ -282,7 +291,7 @@ def _teacher_predictions(run_dir: Path, labelset, texts: list[str], gold_path: P
         return None
     probs, preds, seconds = res
     speed = _per_second(len(texts), seconds)
-    write_jsonl(cache, ({"text": t, "probs": dict(zip(names, map(float, p))), "label": lab,
+    write_jsonl(cache, ({**row_fields(t), "probs": dict(zip(names, map(float, p))), "label": lab,
                          "source": "scored" if lab is not None else "abstained"}
                         for t, p, lab in zip(texts, probs, preds)))
     write_json(cache.with_suffix(".json"), {"gold_file": str(gold_path), "n": len(texts), "texts_per_second": speed})
@@ -353,7 +362,8 @@ def _add_metrics(systems: dict, preds: dict, probs: dict, y: list[str], names: l
 
 def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_column: str | None = None,
                  label_column: str | None = None, teacher_labels: str | os.PathLike | None = None,
-                 progress: bool = True, batch_size: int = 64, limit: int | None = None) -> dict:
+                 progress: bool = True, batch_size: int = 64, limit: int | None = None,
+                 text_pair_column: str | None = None) -> dict:
     from distill.evaluation.plots import plot_bars
     from distill.evaluation.report import build_model_card, build_report
 
@@ -362,7 +372,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     ls = load_run_labelset(run_dir)
     names = ls.names
     gold_path = Path(gold)
-    texts, y = _read_gold(gold_path, ls, text_column, label_column, limit)
+    texts, y = _read_gold(gold_path, ls, text_column, label_column, limit, text_pair_column)
 
     systems: dict[str, dict] = {}
     preds: dict[str, list] = {}
@@ -370,7 +380,7 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     preds["student"], probs["student"], systems["student"] = _score_student(student_dir, names, texts, batch_size,
                                                                             progress)
     teacher_json = _teacher_json(run_dir) or run_dir / TEACHER_FILE
-    cache = _teacher_cache(run_dir, gold_path, teacher_json, text_column, label_column, limit)
+    cache = _teacher_cache(run_dir, gold_path, teacher_json, text_column, label_column, limit, text_pair_column)
     teacher = _teacher_predictions(run_dir, ls, texts, gold_path, teacher_labels, cache, progress)
     teacher_source = None
     if teacher is not None:

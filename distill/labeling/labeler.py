@@ -17,6 +17,7 @@ import numpy as np
 
 from core.atomic import write_json, write_jsonl
 from core.errors import UserError
+from core.pairs import row_fields
 from distill.labeling.cache import LabelCache, text_hash
 from distill.data.reader import TextDataset
 from distill.data.labelset import LabelSet
@@ -162,7 +163,7 @@ def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], cal
     for i, (rid, text) in enumerate(zip(data.ids, data.texts)):
         r = got[text_hash(text)]
         p = kind.distribution(r, calib)
-        row: dict = {"id": rid, "text": text, "probs": {n: round(float(x), 6) for n, x in zip(names, p)}}
+        row: dict = {"id": rid, **row_fields(text), "probs": {n: round(float(x), 6) for n, x in zip(names, p)}}
         if r.source == "abstained":
             row.update(label=None, confidence=None, source="abstained")
         else:

@@ -88,16 +88,17 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
     dev = None
     if t.dev:
         dev = load_texts(t.dev, text_column=data.text_column, label_column=data.label_column, labelset=labelset,
-                         sample=None, limit=None)
+                         sample=None, limit=None, text_pair_column=data.text_pair_column)
         if dev.gold is None:
             raise UserError(f"--dev {t.dev} has no gold label column")
         if len(dev.texts) > t.dev_size:
             dev = load_texts(t.dev, text_column=data.text_column, label_column=data.label_column, labelset=labelset,
-                             sample=t.dev_size, seed=data.seed)
+                             sample=t.dev_size, seed=data.seed, text_pair_column=data.text_pair_column)
     gold_ds = None
     if gold is not None and gold.path:
         gold_ds = load_texts(gold.path, text_column=gold.text_column or data.text_column,
-                             label_column=gold.label_column, labelset=labelset)
+                             label_column=gold.label_column, labelset=labelset,
+                             text_pair_column=gold.text_pair_column or data.text_pair_column)
         if gold_ds.gold is None:
             raise UserError(f"--gold {gold.path} has no gold label column (name it with --gold-label-column)")
     if t.select_prompt and dev is None and ds.gold is None:

@@ -15,5 +15,6 @@ from distill.tasks import DEFAULT_TASK, task_names
 @dataclass
 class TaskConfig:
     SECTION: ClassVar[str] = ""  # a top-level key: ``task:``, not ``something.task:``
-    task: str = setting(DEFAULT_TASK, "Task kind: classification = one text -> one of the labels.",
+    task: str = setting(DEFAULT_TASK, "Task kind: classification = one text -> one of the labels; pairs = two texts (a sentence "
+                        "pair: paraphrase, NLI) -> one of the labels.",
                         choices=task_names())

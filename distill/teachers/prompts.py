@@ -274,6 +274,47 @@ class Prompt:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+class PairPrompt(Prompt):
+    """The prompt of a sentence-pair task (``task: pairs``): every template, with the text block
+    showing both texts of a pair (``core.pairs``), each under its own field name::
+
+        Sentence 1: <text>
+        Sentence 2: <text_pair>
+        Label:
+
+    A lone text (the content-free calibration inputs) is shown as both sentences."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        hints = dict(self.labelset.prompt or {})
+        if self.language == "zh":
+            self.input_name = hints.get("input_zh", _ZH_PAIR[0])
+            self.pair_name = hints.get("input2_zh", _ZH_PAIR[1])
+        else:
+            self.input_name = hints.get("input", "Sentence 1")
+            self.pair_name = hints.get("input2", "Sentence 2")
+
+    def _clip(self, text: str) -> str:
+        from core.pairs import split_pair
+
+        a, b = split_pair(str(text))
+        if not b:
+            b = a
+        sep = "：" if self.zh else ": "
+        return f"{super()._clip(a)}\n{self.pair_name}{sep}{super()._clip(b)}"
+
+    def _task(self) -> str:
+        if self.zh:
+            return (self.labelset.prompt or {}).get("task_zh") or "两个句子的关系"
+        return self.labelset.task or "the relation between the two sentences"
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "pair_name": self.pair_name}
+
+
+_ZH_PAIR = ("句子1", "句子2")
+
+
 # ---------------------------------------------------------------------------- k-shot examples
 def select_shots(texts: list[str], labels: list[str], labelset: LabelSet, k: int, seed: int = 0,
                  exclude: set[str] | None = None, max_chars: int = 300) -> tuple[Shot, ...]:

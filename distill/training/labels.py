@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from core.errors import UserError
+from core.pairs import row_text, tokenizer_inputs
 from core.rundir import LABELSET_FILE
 from distill.training.config import DistillationConfig
 from distill.training.processes import warn as _warn
@@ -118,6 +119,12 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
         text = row["text"]
         if not isinstance(text, str):
             raise UserError(f"{path.name}: line {lineno}: 'text' must be a string, got a JSON {_json_type(text)}")
+        if "text_pair" in row:  # a sentence pair (task: pairs): both texts, joined (core.pairs)
+            second = row["text_pair"]
+            if not isinstance(second, str) or not second.strip() or not text.strip():
+                raise UserError(f"{path.name}: line {lineno}: a sentence pair needs two non-empty strings "
+                                f"'text' and 'text_pair'")
+            text = row_text(row)
         if not text.strip():
             n_empty += 1
             gold.pop()
@@ -246,5 +253,5 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
 
 
 def _encode(tokenizer, texts: list[str], max_length: int) -> dict:
-    enc = tokenizer(list(texts), truncation=True, max_length=max_length)
+    enc = tokenizer(*tokenizer_inputs(texts), truncation=True, max_length=max_length)
     return {k: v for k, v in enc.items()}

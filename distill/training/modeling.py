@@ -198,17 +198,20 @@ def load_trained_student(path: str | os.PathLike):
 
 def predict_proba(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 64,
                   progress: bool = False, desc: str = "student") -> "np.ndarray":
-    """Softmax probabilities (n, k) in the model's label order."""
+    """Softmax probabilities (n, k) in the model's label order (joined sentence pairs, ``core.pairs``,
+    are encoded as pairs)."""
     import numpy as np
     import torch
     from tqdm.auto import tqdm
+
+    from core.pairs import tokenizer_inputs
 
     out = []
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # length-sorted batches: less padding
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     with torch.inference_mode():
         for idx in tqdm(batches, desc=desc, unit="batch", disable=not progress, leave=False):
-            enc = tokenizer([texts[i] for i in idx], truncation=True, max_length=max_length,
+            enc = tokenizer(*tokenizer_inputs([texts[i] for i in idx]), truncation=True, max_length=max_length,
                             padding=True, return_tensors="pt")
             logits = model(**enc).logits.float()
             out.append((idx, torch.softmax(logits, -1).cpu().numpy()))

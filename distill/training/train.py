@@ -101,7 +101,7 @@ def _train_student(
     out = Path(out)
     rows = read_labels(labels, labelset=labelset)
     check_labels_task(labels, kind)
-    dev = _read_gold_dev(rows, gold_dev, gold_text_column, gold_label_column)
+    dev = _read_gold_dev(rows, gold_dev, gold_text_column, gold_label_column, kind)
     prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
     set_seed(config.seed)
     model, tok, student_path = kind.load_student(student, rows.names, layers=config.layers)
@@ -144,15 +144,25 @@ def check_labels_task(labels: str | os.PathLike, kind) -> None:
                         f"train with --task {made_for} (task: {made_for} in a config)")
 
 
-def _read_gold_dev(rows, gold_dev, text_column, label_column):
-    """The gold dev set for early stopping (instead of a held-out slice of teacher labels), or None."""
+def _read_gold_dev(rows, gold_dev, text_column, label_column, kind=None):
+    """The gold dev set for early stopping (instead of a held-out slice of teacher labels), or None.
+    A sentence-pair kind reads the second text from the column the label set's preset names."""
     if gold_dev is None:
         return None
     from distill.data.labelset import LabelSet
     from distill.data.reader import load_texts
 
     ls = rows.labelset if rows.labelset is not None else LabelSet.from_spec(",".join(rows.names))
-    dev = load_texts(gold_dev, text_column=text_column, label_column=label_column, labelset=ls)
+    pair_column = None
+    if kind is not None and "text_pair" in kind.fields:
+        from distill.data.reader import pair_column_hint
+
+        pair_column = pair_column_hint(ls)
+        if pair_column is None:
+            raise UserError(f"--gold-dev {gold_dev}: task {kind.name} reads two texts per row, and the label set "
+                            f"names no second text column; use the pipeline config's gold.text_pair_column")
+    dev = load_texts(gold_dev, text_column=text_column, label_column=label_column, labelset=ls,
+                     text_pair_column=pair_column)
     if dev.gold is None:
         raise UserError(f"--gold-dev {gold_dev} has no gold label column (pass --label-column)")
     return dev

@@ -121,7 +121,7 @@ def _received(calls: dict, section: str, key: str):
     if section == "gold":
         args, kwargs = calls["evaluate"]
         got = {"path": args[1], "text_column": kwargs["text_column"], "label_column": kwargs["label_column"],
-               "limit": kwargs["limit"]}[key]
+               "limit": kwargs["limit"], "text_pair_column": kwargs["text_pair_column"]}[key]
         ex = calls["export"][1]
         if key != "limit":  # the bundle is verified on the same gold texts
             assert ex[{"path": "eval_data"}.get(key, key)] == got
