@@ -71,14 +71,15 @@ def _check(key: str, spec: tuple, value: Any, base: Path) -> Any:
         raise UserError(f"config: {key}: expected a non-empty string, got {short_repr(value)}")
     if kind == "model" and (value.strip() == "default" or "://" in value):
         return value
+    if kind in ("path", "model") and "://" not in value and (
+            "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts)):
+        raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
     if kind == "model" and not (base / Path(value).expanduser()).exists():
         from distill.teachers.registry import named
 
         if named(value) is not None:  # a named teacher (qwen2.5-1.5b) stays a name
             return value.strip()
     if kind in ("path", "model") and "://" not in value:
-        if "\x00" in value or len(value) > 4096 or any(len(part.encode()) > 255 for part in Path(value).parts):
-            raise UserError(f"config: {key}: not a usable path ({short_repr(value, 40)})")
         # relative paths are relative to the config file's folder, wherever the command runs
         p = Path(value).expanduser()
         value = str(p if p.is_absolute() else (base / p).resolve())

@@ -140,3 +140,12 @@ def test_classifier_teacher_takes_no_prompt_options(tmp_path, base_config):
         base_config["teacher"] = {"model": str(cls), **bad}
         with pytest.raises(UserError, match="encoder classifier"):
             load_config(write(tmp_path, base_config))
+
+
+@pytest.mark.parametrize("key", ["teacher.model", "student.model", "data.path"])
+def test_an_overlong_path_is_one_error_not_an_oserror(tmp_path, base_config, key):
+    """A name longer than the file system allows fails as a config error (found by tests/test_fuzz.py)."""
+    section, _, sub = key.partition(".")
+    base_config.setdefault(section, {})[sub] = "x" * 5000
+    with pytest.raises(UserError, match=f"config: {key}: not a usable path"):
+        load_config(write(tmp_path, base_config))
