@@ -60,9 +60,15 @@ def load_avg() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def merge(out: Path, key: str, value) -> None:
+def merge(out: Path, key: str | tuple, value) -> None:
+    """Set ``key`` (or the nested ``(key, sub, ...)``) in the results file, re-read just before:
+    runs of other parts or sets may write the same file meanwhile."""
     data = json.loads(out.read_text()) if out.is_file() else {}
-    data[key] = value
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = value
     data["cpu"] = cpu_info()
     write_json(out, data)
 
@@ -321,8 +327,18 @@ def _evaluate(t, texts, gold, ls, template, calibrations, language, shots=()):
                      "accuracy": float(np.mean([a == b for a, b in zip(pred, gold)])),
                      "macro_f1": float(f1_score(gold, pred, average="macro", labels=sorted(set(gold)), zero_division=0)),
                      "texts_per_s": round(len(texts) / dt, 2),
-                     "pred_distribution_top": max(pred.count(c) for c in set(pred)) / len(pred)})
+                     "pred_distribution_top": max(pred.count(c) for c in set(pred)) / len(pred),
+                     "prompt_hash": t.prompt.hash, **({"confusion": _confusion(gold, pred, ls)} if len(ls) <= 20 else {})})
     return rows
+
+
+def _confusion(gold, pred, ls) -> dict:
+    """gold label -> {predicted label: count} (non-zero cells only)."""
+    out: dict[str, dict[str, int]] = {}
+    for g, p in zip(gold, pred):
+        out.setdefault(g, {}).setdefault(p, 0)
+        out[g][p] += 1
+    return {g: out[g] for g in ls.names if g in out}
 
 
 def _parse_prompt(spec: str) -> tuple[str, str | None, int]:
@@ -332,14 +348,12 @@ def _parse_prompt(spec: str) -> tuple[str, str | None, int]:
 
 
 def part_pilot(out: Path, teacher: str, sets: list[str], candidates: list[str] | None = None,
-               threads: int | None = None) -> dict:
+               threads: int | None = None) -> None:
     """Every candidate (template, shots) on the set's pilot texts, each calibration on the same raw
     scores; rows accumulate over runs (a candidate measured again replaces its old rows)."""
     from distill.prompts import detect_language
     from distill.teachers import load_teacher
 
-    data = json.loads(out.read_text()) if out.is_file() else {}
-    pilot = data.get("pilot", {})
     for name in sets:
         texts, gold, ls = dataset(name, "pilot")
         lang = detect_language(texts)
@@ -351,11 +365,11 @@ def part_pilot(out: Path, teacher: str, sets: list[str], candidates: list[str] |
             for r in rows:
                 r.update(load_avg_before=la, load_avg_after=load_avg())
                 print(teacher, name, json.dumps(r), flush=True)
-            old = pilot.setdefault(teacher, {}).get(name, [])
-            pilot[teacher][name] = [r for r in old if (r["template"], r.get("shots", 0)) != (template, k)] + rows
-            merge(out, "pilot", pilot)
+            data = json.loads(out.read_text()) if out.is_file() else {}
+            old = data.get("pilot", {}).get(teacher, {}).get(name, [])
+            merge(out, ("pilot", teacher, name),
+                  [r for r in old if (r["template"], r.get("shots", 0)) != (template, k)] + rows)
         t.close()
-    return pilot
 
 
 DEFAULT_PROMPT = {  # used when no pilot ran for the set: fixed before looking at the evaluation texts
@@ -371,9 +385,8 @@ def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = 
     from distill.prompts import detect_language
     from distill.teachers import load_teacher
 
-    data = json.loads(out.read_text()) if out.is_file() else {}
-    table = data.get("teachers", {})
     for name in sets:
+        data = json.loads(out.read_text()) if out.is_file() else {}
         pilot = (data.get("pilot", {}).get(teacher, {}) or {}).get(name)
         if prompt:
             template, cal, k = _parse_prompt(prompt)
@@ -399,9 +412,7 @@ def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = 
                                      for x in rows[1:]})
         t.close()
         print(json.dumps(r), flush=True)
-        table.setdefault(teacher, {})[name] = r
-        merge(out, "teachers", table)
-        data = json.loads(out.read_text())
+        merge(out, ("teachers", teacher, name), r)
 
 
 def part_table(out: Path) -> None:
