@@ -387,7 +387,8 @@ def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = 
 
     for name in sets:
         data = json.loads(out.read_text()) if out.is_file() else {}
-        pilot = (data.get("pilot", {}).get(teacher, {}) or {}).get(name)
+        pilot = [r for r in (data.get("pilot", {}).get(teacher, {}) or {}).get(name) or ()
+                 if not r.get("excluded_from_choice")]  # e.g. rows of label descriptions since reverted
         if prompt:
             template, cal, k = _parse_prompt(prompt)
             cal, chosen = cal or "none", "--prompt"
