@@ -9,21 +9,23 @@ the machine's load average next to it -- the machine is shared, so compare figur
   through the transformers path (fp32, de-quantised GGUF; the reference) and through llama.cpp
   (batch 1 and batched): texts/s, accuracy, agreement of the argmax and the largest probability
   difference with the reference. The shared-prefix KV cache is on in both.
-* ``pilot``: each candidate prompt on 64 texts of a split that is *not* evaluated (SST-2 train,
-  AG News train subset, SMS rows outside the sample, CLINC150 val, waimai rows outside the sample,
-  TNEWS dev); the best one is used by ``teachers``.
+* ``pilot``: each candidate prompt (template, k shots; ``--candidates TEMPLATE[::K]``) on 64 texts
+  of a split that is *not* evaluated (SST-2 train, AG News train subset, SMS rows outside the
+  sample, CLINC150 val, waimai rows outside the sample, TNEWS dev), scored once and calibrated
+  three ways (none, content-free, pool-mean); the best (macro-F1) is used by ``teachers``. Shots
+  come from a third split that holds neither evaluated nor pilot texts (``dataset(name, "shots")``).
 * ``teachers``: accuracy and macro-F1 of each teacher on SST-2 dev (872), AG News (stratified
   1,000 of test.csv), SMS spam (stratified 1,000), CLINC150 (1,000 of the 4,500 in-scope test
   texts), waimai_10k (stratified 1,000, Chinese template) and TNEWS (test_public.json, 2,010).
 
     .venv/bin/python benchmarks/bench_large_teacher.py --part peak runtime
     .venv/bin/python benchmarks/bench_large_teacher.py --part pilot teachers --teacher qwen2.5-1.5b --sets sst2 ag_news
+    .venv/bin/python benchmarks/bench_large_teacher.py --part teachers --sets waimai --limit 300 --prompt options:none:0
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -42,13 +44,14 @@ force_offline()
 SHARED = Path(os.environ.get("BERT_OR_GPT_SHARED", REPO.parent / "shared")) / "data"
 OUT = REPO / "benchmarks" / "results" / "teacher_large.json"
 SETS = ("sst2", "ag_news", "sms_spam", "clinc150", "waimai", "tnews")
-CANDIDATES = {  # prompts tried by the pilot: (template, calibration)
-    "sst2": [("field", "content-free"), ("options", "none"), ("options", "content-free")],
-    "ag_news": [("options", "none"), ("options", "content-free"), ("field", "content-free")],
-    "sms_spam": [("options", "none"), ("options", "content-free"), ("field", "content-free")],
-    "clinc150": [("options", "none"), ("field", "none")],
-    "waimai": [("options", "none"), ("options", "content-free"), ("field", "content-free")],
-    "tnews": [("options", "none"), ("options", "content-free"), ("field", "content-free")],
+CALIBRATIONS = ("none", "content-free", "pool-mean")  # every one is tried on the same raw scores
+CANDIDATES = {  # prompts tried by the pilot: (template, shots); each is scored once, then calibrated 3 ways
+    "sst2": [("field", 0), ("options", 0)],
+    "ag_news": [("options", 0), ("field", 0), ("chat", 0), ("chat-described", 0)],
+    "sms_spam": [("options", 0), ("field", 0), ("chat-described", 0)],
+    "clinc150": [("options", 0), ("field", 0)],
+    "waimai": [("options", 0), ("field", 0), ("chat", 0)],
+    "tnews": [("options", 0), ("field", 0), ("chat", 0)],
 }
 
 
@@ -56,9 +59,15 @@ def load_avg() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def merge(out: Path, key: str, value) -> None:
+def merge(out: Path, key: str | tuple, value) -> None:
+    """Set ``key`` (or the nested ``(key, sub, ...)``) in the results file, re-read just before:
+    runs of other parts or sets may write the same file meanwhile."""
     data = json.loads(out.read_text()) if out.is_file() else {}
-    data[key] = value
+    keys = (key,) if isinstance(key, str) else tuple(key)
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+    node[keys[-1]] = value
     data["cpu"] = cpu_info()
     write_json(out, data)
 
@@ -93,7 +102,10 @@ def _strat(texts, gold, n, seed=0):
 
 
 def dataset(name: str, split: str = "eval"):
-    """(texts, gold, labelset) for the evaluation ('eval') or the pilot ('pilot') split."""
+    """(texts, gold, labelset) for the evaluation ('eval'), the pilot ('pilot') or the k-shot
+    examples' ('shots') split; 'shots' holds no text of the other two."""
+    if split == "shots":
+        return _shots_pool(name)
     from distill.data.reader import load_texts
     from distill.data.labelset import LabelSet
 
@@ -134,6 +146,40 @@ def dataset(name: str, split: str = "eval"):
             return t, g, ls
         return d.texts, d.gold, ls
     raise SystemExit(f"unknown data set {name}")
+
+
+def _shots_pool(name: str):
+    """Labelled texts for k-shot examples: outside the evaluated and the pilot texts."""
+    from distill.data.reader import load_texts
+    from distill.data.labelset import LabelSet
+
+    ls = LabelSet.from_spec(name)
+    if name == "clinc150":
+        rows = json.loads((SHARED / "clinc150" / "data_full.json").read_text(encoding="utf-8"))["train"]
+        return [r[0] for r in rows], [ls.normalize(r[1]) for r in rows], ls
+    if name == "tnews":
+        d = load_texts(SHARED / "tnews" / "train_few_all.json", labelset=ls)
+        return d.texts, d.gold, ls
+    if name == "ag_news":
+        d = load_texts(SHARED / "ag_news" / "train_subset" / "train.csv", labelset=ls)
+    elif name == "sst2":
+        d = load_texts(SHARED / "sst2" / "train.tsv", labelset=ls)
+    else:
+        path = SHARED / "sms_spam" / "SMSSpamCollection" if name == "sms_spam" else SHARED / "waimai_10k" / "waimai_10k.csv"
+        d = load_texts(path, labelset=ls)
+    used = set(dataset(name, "eval")[0]) | set(dataset(name, "pilot")[0])
+    keep = [i for i, x in enumerate(d.texts) if x not in used]
+    return [d.texts[i] for i in keep], [d.gold[i] for i in keep], ls
+
+
+def _shots(name: str, k: int, seed: int = 0):
+    """k balanced examples (distill.prompts.select_shots, as ``--shots k --shots-file``)."""
+    if not k:
+        return ()
+    from distill.teachers.prompts import select_shots
+
+    texts, gold, ls = dataset(name, "shots")
+    return select_shots(texts, gold, ls, k, seed=seed)
 
 
 # ------------------------------------------------------------------------------------ parts
@@ -252,72 +298,104 @@ def _token_counts(t, texts) -> float | None:
         return None
 
 
-def _evaluate(t, texts, gold, ls, template, calibrate, language):
+def _evaluate(t, texts, gold, ls, template, calibrations, language, shots=()):
+    """Raw scores once, then one row per calibration (content-free: "N/A", "", "[MASK]";
+    pool-mean: the mean raw probabilities of the evaluated texts themselves, no labels used)."""
     from distill.teachers.prompts import Calibrator, Prompt
     from sklearn.metrics import f1_score
-
-    t.set_prompt(Prompt(ls, template, language=language))
-    t.calibrator = Calibrator(calibrate)
-    if calibrate != "none":
-        t.fit_calibration()
-    t0 = time.perf_counter()
     from tqdm import tqdm
 
-    probs = []
-    for s in tqdm(range(0, len(texts), 32), desc=f"{template}/{calibrate}", file=sys.stderr, leave=False):
-        probs.append(t.predict_proba(texts[s : s + 32]))
+    t.set_prompt(Prompt(ls, template, shots=tuple(shots), language=language))
+    t.calibrator = Calibrator("none")
+    t0 = time.perf_counter()
+    raw = []
+    for s in tqdm(range(0, len(texts), 32), desc=f"{template}/{len(shots)} shots", file=sys.stderr, leave=False):
+        raw.append(t.score_proba(texts[s : s + 32]))
     dt = time.perf_counter() - t0
-    p = np.concatenate(probs)
-    pred = [ls.names[i] for i in p.argmax(1)]
-    return {"template": template, "calibration": calibrate, "language": language, "n": len(texts),
-            "accuracy": float(np.mean([a == b for a, b in zip(pred, gold)])),
-            "macro_f1": float(f1_score(gold, pred, average="macro", labels=sorted(set(gold)), zero_division=0)),
-            "texts_per_s": round(len(texts) / dt, 2),
-            "pred_distribution_top": max(pred.count(c) for c in set(pred)) / len(pred)}
+    raw = np.concatenate(raw)
+    rows = []
+    for cal in calibrations:
+        if cal == "pool-mean":
+            calib = Calibrator.pool_mean(raw)
+        else:
+            t.calibrator = Calibrator(cal)
+            calib = t.fit_calibration() if cal != "none" else t.calibrator
+        p = calib.apply(raw)
+        pred = [ls.names[i] for i in p.argmax(1)]
+        rows.append({"template": template, "calibration": cal, "shots": len(shots), "language": language, "n": len(texts),
+                     "accuracy": float(np.mean([a == b for a, b in zip(pred, gold)])),
+                     "macro_f1": float(f1_score(gold, pred, average="macro", labels=sorted(set(gold)), zero_division=0)),
+                     "texts_per_s": round(len(texts) / dt, 2),
+                     "pred_distribution_top": max(pred.count(c) for c in set(pred)) / len(pred),
+                     "prompt_hash": t.prompt.hash, **({"confusion": _confusion(gold, pred, ls)} if len(ls) <= 20 else {})})
+    return rows
 
 
-def part_pilot(out: Path, teacher: str, sets: list[str]) -> dict:
+def _confusion(gold, pred, ls) -> dict:
+    """gold label -> {predicted label: count} (non-zero cells only)."""
+    out: dict[str, dict[str, int]] = {}
+    for g, p in zip(gold, pred):
+        out.setdefault(g, {}).setdefault(p, 0)
+        out[g][p] += 1
+    return {g: out[g] for g in ls.names if g in out}
+
+
+def _parse_prompt(spec: str) -> tuple[str, str | None, int]:
+    """'template[:calibration[:shots]]' -> (template, calibration or None, shots)."""
+    parts = spec.split(":")
+    return parts[0], (parts[1] if len(parts) > 1 and parts[1] else None), int(parts[2]) if len(parts) > 2 else 0
+
+
+def part_pilot(out: Path, teacher: str, sets: list[str], candidates: list[str] | None = None,
+               threads: int | None = None) -> None:
+    """Every candidate (template, shots) on the set's pilot texts, each calibration on the same raw
+    scores; rows accumulate over runs (a candidate measured again replaces its old rows)."""
     from distill.teachers.prompts import detect_language
     from distill.teachers import load_teacher
 
-    data = json.loads(out.read_text()) if out.is_file() else {}
-    pilot = data.get("pilot", {})
     for name in sets:
         texts, gold, ls = dataset(name, "pilot")
         lang = detect_language(texts)
-        t = load_teacher(teacher, ls)
-        rows = []
-        for template, cal in CANDIDATES[name]:
+        t = load_teacher(teacher, ls, **({"threads": threads} if threads else {}))
+        cands = [(tp, k) for tp, _, k in map(_parse_prompt, candidates)] if candidates else CANDIDATES[name]
+        for template, k in cands:
             la = load_avg()
-            r = _evaluate(t, texts, gold, ls, template, cal, lang)
-            r.update(load_avg_before=la, load_avg_after=load_avg())
-            print(teacher, name, json.dumps(r), flush=True)
-            rows.append(r)
+            rows = _evaluate(t, texts, gold, ls, template, CALIBRATIONS, lang, _shots(name, k))
+            for r in rows:
+                r.update(load_avg_before=la, load_avg_after=load_avg())
+                print(teacher, name, json.dumps(r), flush=True)
+            data = json.loads(out.read_text()) if out.is_file() else {}
+            old = data.get("pilot", {}).get(teacher, {}).get(name, [])
+            merge(out, ("pilot", teacher, name),
+                  [r for r in old if (r["template"], r.get("shots", 0)) != (template, k)] + rows)
         t.close()
-        pilot.setdefault(teacher, {})[name] = rows
-        merge(out, "pilot", pilot)
-    return pilot
 
 
 DEFAULT_PROMPT = {  # used when no pilot ran for the set: fixed before looking at the evaluation texts
-    "sst2": ("field", "content-free"), "ag_news": ("options", "none"), "sms_spam": ("options", "none"),
-    "clinc150": ("options", "none"), "waimai": ("options", "none"), "tnews": ("options", "none"),
+    "sst2": ("field", "content-free", 0), "ag_news": ("options", "none", 0), "sms_spam": ("options", "none", 0),
+    "clinc150": ("options", "none", 0), "waimai": ("options", "none", 0), "tnews": ("options", "none", 0),
 }
 
 
-def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = None, threads: int | None = None) -> None:
+def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = None, threads: int | None = None,
+                  prompt: str | None = None) -> None:
+    """Each set's evaluation texts with the prompt the pilot chose (best macro-F1, then accuracy),
+    or ``--prompt``; the other calibrations of the same raw scores are kept for reference only."""
     from distill.teachers.prompts import detect_language
     from distill.teachers import load_teacher
 
-    data = json.loads(out.read_text()) if out.is_file() else {}
-    table = data.get("teachers", {})
     for name in sets:
-        pilot = (data.get("pilot", {}).get(teacher, {}) or {}).get(name)
-        if pilot:
+        data = json.loads(out.read_text()) if out.is_file() else {}
+        pilot = [r for r in (data.get("pilot", {}).get(teacher, {}) or {}).get(name) or ()
+                 if not r.get("excluded_from_choice")]  # e.g. rows of label descriptions since reverted
+        if prompt:
+            template, cal, k = _parse_prompt(prompt)
+            cal, chosen = cal or "none", "--prompt"
+        elif pilot:
             best = max(pilot, key=lambda r: (r["macro_f1"], r["accuracy"]))
-            template, cal = best["template"], best["calibration"]
+            template, cal, k, chosen = best["template"], best["calibration"], best.get("shots", 0), "pilot"
         else:
-            template, cal = DEFAULT_PROMPT[name]
+            (template, cal, k), chosen = DEFAULT_PROMPT[name], "fixed in advance"
         texts, gold, ls = dataset(name)
         full = len(texts)
         if limit and len(texts) > limit:  # a stratified, seeded subset when the CPU budget is short
@@ -325,15 +403,16 @@ def part_teachers(out: Path, teacher: str, sets: list[str], limit: int | None = 
         lang = detect_language(texts)
         t = load_teacher(teacher, ls, **({"threads": threads} if threads else {}))
         la = load_avg()
-        r = _evaluate(t, texts, gold, ls, template, cal, lang)
+        cals = [cal] + [c for c in CALIBRATIONS if c != cal]
+        rows = _evaluate(t, texts, gold, ls, template, cals, lang, _shots(name, k))
+        r = rows[0]
         r.update(teacher=teacher, data=name, backend=t.kind, load_avg_before=la, load_avg_after=load_avg(),
-                 chosen_by="pilot" if pilot else "fixed in advance", pruned_texts=getattr(t, "pruned", 0),
-                 of=full, describe=t.describe())
+                 chosen_by=chosen, pruned_texts=getattr(t, "pruned", 0), of=full, describe=t.describe(),
+                 other_calibrations={x["calibration"]: {"accuracy": x["accuracy"], "macro_f1": x["macro_f1"]}
+                                     for x in rows[1:]})
         t.close()
         print(json.dumps(r), flush=True)
-        table.setdefault(teacher, {})[name] = r
-        merge(out, "teachers", table)
-        data = json.loads(out.read_text())
+        merge(out, ("teachers", teacher, name), r)
 
 
 def part_table(out: Path) -> None:
@@ -356,7 +435,8 @@ def part_table(out: Path) -> None:
             for teacher, v in t.items():
                 r = v.get(s_)
                 if r:
-                    prompt = f"{r['template']}{' (zh)' if r['language'] == 'zh' else ''}, {r['calibration']}"
+                    prompt = (f"{r['template']}{' (zh)' if r['language'] == 'zh' else ''}"
+                              f"{', %d shots' % r['shots'] if r.get('shots') else ''}, {r['calibration']}")
                     print(f"| {s_} | {teacher} | {r['n']} ({r['of']}) | {prompt} | {r['accuracy']:.3f} | "
                           f"{r['macro_f1']:.3f} | {r['texts_per_s']:.2f} | {r['load_avg_before']}-{r['load_avg_after']} |")
 
@@ -368,8 +448,11 @@ def main() -> None:
     ap.add_argument("--runtime-teachers", nargs="+", default=["qwen2.5-1.5b", "smollm2-135m"])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     ap.add_argument("--n-runtime", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads for the teachers part (default: all cores)")
+    ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads for the pilot and teachers parts (default: all cores)")
     ap.add_argument("--limit", type=int, default=None, help="evaluate a stratified subset of at most N texts per set")
+    ap.add_argument("--candidates", nargs="+", default=None,
+                    help="pilot: TEMPLATE[::SHOTS] candidates instead of the built-in list")
+    ap.add_argument("--prompt", default=None, help="teachers: TEMPLATE[:CALIBRATION[:SHOTS]] instead of the pilot's choice")
     ap.add_argument("--out", type=Path, default=OUT)
     a = ap.parse_args()
     for part in a.part:
@@ -378,11 +461,11 @@ def main() -> None:
         elif part == "runtime":
             part_runtime(a.out, a.n_runtime, a.runtime_teachers)
         elif part == "pilot":
-            part_pilot(a.out, a.teacher, a.sets)
+            part_pilot(a.out, a.teacher, a.sets, a.candidates, a.threads)
         elif part == "table":
             part_table(a.out)
         else:
-            part_teachers(a.out, a.teacher, a.sets, a.limit, a.threads)
+            part_teachers(a.out, a.teacher, a.sets, a.limit, a.threads, a.prompt)
 
 
 if __name__ == "__main__":
