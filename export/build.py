@@ -112,15 +112,6 @@ def _int8_ladder(res: ExportResult, stage: Path, verification: dict, check, asse
 
 
 # ------------------------------------------------------------------ the stage as a library call
-def _progress(total: int, desc: str, enabled: bool = True):
-    import sys
-
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None if enabled else True, leave=False,
-                dynamic_ncols=True)
-
-
 def prepare_out(out: Path, force: bool) -> None:
     """``out`` can take a bundle: absent, empty, or (with ``force``) an old bundle."""
     from core.errors import UserError
@@ -167,6 +158,7 @@ def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column:
     import tempfile
 
     from core.errors import UserError
+    from core.progress import progress_bar
     from distill.training.modeling import check_finite_weights, require_safetensors
     from export.config import ExportConfig
     from export.onnx import check_student_dir, detect_target
@@ -206,7 +198,7 @@ def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column:
     work = Path(tempfile.mkdtemp(prefix="advisor-export-"))
     steps = (["export", "optimise"] + ([] if c.fp32_only else ["quantise"]) + ["bundle"] + (["verify"] if verify else [])
              + (["calibrate"] if c.calibrate and verify and eval_set.gold is not None else []))
-    bar = _progress(len(steps), "export", progress)
+    bar = progress_bar(len(steps), "export", progress)
     try:
         started = []
 

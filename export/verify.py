@@ -301,10 +301,8 @@ def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, 
     symlinked file is refused); ``resign`` verifies the files as they are and signs them anew.
     ``config``: an :class:`export.config.ExportConfig` (``max_drop``, ``atol``, ``eval_limit``)."""
     import os
-    import sys
 
-    from tqdm.auto import tqdm
-
+    from core.progress import progress_bar
     from core.schema import check_settings
     from distill.training.modeling import require_safetensors
     from export import bundle as B
@@ -336,8 +334,7 @@ def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, 
     texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
                                           text_column, label_column, labels, c.eval_limit,
                                           text_pair_column=text_pair_column)
-    bar = tqdm(total=len(texts) * 3, desc="verify", file=sys.stderr, disable=None if progress else True, leave=False,
-               dynamic_ncols=True)
+    bar = progress_bar(len(texts) * 3, "verify", progress)
     try:
         verification = verify(bundle_dir, student, texts, gold, source, atol=c.atol, max_drop=c.max_drop,
                               progress=bar.update)

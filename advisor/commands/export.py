@@ -10,7 +10,6 @@ Heavy imports (optimum, torch, onnxruntime) happen inside the commands.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -18,6 +17,7 @@ import click
 from core.errors import UserError
 from core.limits import option_type as _num
 
+from core.progress import progress_bar
 from core.schema import option
 from export.config import BenchConfig, ExportConfig  # light: export.onnx imports nothing heavy at import
 
@@ -36,12 +36,6 @@ class DefaultGroup(click.Group):
 
     def format_usage(self, ctx, formatter):
         formatter.write_usage(ctx.command_path, "STUDENT_DIR --out BUNDLE_DIR [OPTIONS] | bench BUNDLE_DIR [OPTIONS]")
-
-
-def _progress(total: int, desc: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
 
 
 def _verification_options(func):
@@ -176,7 +170,7 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
                                           labels_spec, eval_limit)
     if gold is None:
         raise UserError(f"--eval-data {eval_data} has no gold labels (give --label-column)")
-    bar = _progress(len(texts), "teacher on gold")
+    bar = progress_bar(len(texts), "teacher on gold")
     try:
         section = configure(bundle_dir, teacher_url, texts, gold, source, defer_rate=defer_rate,
                             target_accuracy=target_accuracy, server_model=server_model, api_key_env=api_key_env,

@@ -245,19 +245,6 @@ def plan(cfg: dict) -> list[tuple[Stage, str]]:
     return out
 
 
-def _failure_reason(stage: str, run: Path, exc: CheckFailed) -> str:
-    """What the failed stage recorded about itself, in one line."""
-    if stage in ("export", "verify"):
-        path = run / "bundle" / "verification.json"
-        try:
-            summary = json.loads(path.read_text(encoding="utf-8")).get("summary")
-        except (OSError, ValueError, AttributeError):
-            summary = None
-        if summary:
-            return f"bundle verification did not pass: {summary}"
-    return str(exc.message)
-
-
 def check_student(cfg: dict) -> None:
     """Refuse a student whose tokenizer cannot read the data, before any teacher time is spent."""
     from distill.data.labelset import LabelSet
@@ -299,7 +286,7 @@ def _run_pipeline(cfg: dict, echo: Echo = print) -> dict:
         except StageFailed:
             raise
         except CheckFailed as exc:  # the stage ran but its own check failed: stop here, keep what it wrote
-            reason = _failure_reason(stage.name, run, exc)
+            reason = exc.message
             rec.update(status="failed", exit_code=exc.exit_code, reason=reason,
                        seconds=round(time.perf_counter() - t0, 2), finished=time.time())
             manifest.save()

@@ -4,7 +4,6 @@ and pipeline.json, summary.json and report.md say which stage failed and why (is
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +26,7 @@ def _fail_verification(run):
     (run / "bundle" / "verification.json").write_text(json.dumps(
         {"passed": False, "summary": "int8 accuracy 80.0% vs fp32 80.8% (drop +0.80 pts, max 0.5)"}))
     (run / "verify.out").write_text("written before the check failed")
-    raise CheckFailed("bundle verification did not pass")
+    raise CheckFailed("bundle verification did not pass: int8 accuracy 80.0% vs fp32 80.8% (drop +0.80 pts, max 0.5)")
 
 
 @pytest.fixture
