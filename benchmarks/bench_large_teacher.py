@@ -9,6 +9,8 @@ the machine's load average next to it -- the machine is shared, so compare figur
   through the transformers path (fp32, de-quantised GGUF; the reference) and through llama.cpp
   (batch 1 and batched): texts/s, accuracy, agreement of the argmax and the largest probability
   difference with the reference. The shared-prefix KV cache is on in both.
+* ``batch``: llama.cpp texts/s of ``--teacher`` on the first ``--n-runtime`` SST-2 dev sentences at
+  each of ``--batch-sizes`` (16 32 64).
 * ``pilot``: each candidate prompt (template, k shots; ``--candidates TEMPLATE[::K]``) on 64 texts
   of a split that is *not* evaluated (SST-2 train, AG News train subset, SMS rows outside the
   sample, CLINC150 val, waimai rows outside the sample, TNEWS dev), scored once and calibrated
@@ -288,6 +290,25 @@ def part_runtime(out: Path, n: int, teachers: list[str]) -> None:
             merge(out, "runtime", res)
 
 
+def part_batch(out: Path, teacher: str, n: int, sizes: list[int]) -> None:
+    """llama.cpp texts/s of ``teacher`` on the first ``n`` SST-2 dev sentences at each batch size."""
+    from distill.teachers import load_teacher
+
+    texts, _, ls = dataset("sst2")
+    texts = texts[:n]
+    rows = []
+    for bs in sizes:
+        la = load_avg()
+        t = load_teacher(teacher, ls, template="field", backend="llama-cpp", batch_size=bs)
+        t.predict_proba(texts[:2])  # warm-up: the shared prefix, thread pools
+        _, dt = _scores(t, texts)
+        t.close()
+        row = {"batch": bs, "n": n, "texts_per_s": round(n / dt, 2), "load_avg_before": la, "load_avg_after": load_avg()}
+        print(teacher, json.dumps(row), flush=True)
+        rows.append(row)
+        merge(out, ("batch_sweep", teacher), rows)
+
+
 def _token_counts(t, texts) -> float | None:
     try:
         from distill.teachers.base import shared_prefix
@@ -443,11 +464,12 @@ def part_table(out: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", nargs="+", choices=("peak", "runtime", "pilot", "teachers", "table"), required=True)
+    ap.add_argument("--part", nargs="+", choices=("peak", "runtime", "batch", "pilot", "teachers", "table"), required=True)
     ap.add_argument("--teacher", default="qwen2.5-1.5b")
     ap.add_argument("--runtime-teachers", nargs="+", default=["qwen2.5-1.5b", "smollm2-135m"])
     ap.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     ap.add_argument("--n-runtime", type=int, default=64)
+    ap.add_argument("--batch-sizes", nargs="+", type=int, default=[16, 32, 64], help="batch: llama.cpp batch sizes to time")
     ap.add_argument("--threads", type=int, default=None, help="llama.cpp threads for the pilot and teachers parts (default: all cores)")
     ap.add_argument("--limit", type=int, default=None, help="evaluate a stratified subset of at most N texts per set")
     ap.add_argument("--candidates", nargs="+", default=None,
@@ -460,6 +482,8 @@ def main() -> None:
             part_peak(a.out)
         elif part == "runtime":
             part_runtime(a.out, a.n_runtime, a.runtime_teachers)
+        elif part == "batch":
+            part_batch(a.out, a.teacher, a.n_runtime, a.batch_sizes)
         elif part == "pilot":
             part_pilot(a.out, a.teacher, a.sets, a.candidates, a.threads)
         elif part == "table":
