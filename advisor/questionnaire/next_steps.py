@@ -1,11 +1,12 @@
 """What to run after a recommendation, for every outcome and task kind.
 
-The toolkit trains single-label text classifiers (``advisor distill``); for them the next steps
-are commands that run as printed (a complete ``distill.yaml`` for distill and hybrid, the
-``gold-labels`` + ``distill train`` fine-tuning route for bert). For what the toolkit does not
-train (generation, retrieval, extractive QA, NER, sentence pairs) the steps are honest pointers
-(``kind: pointer``) to the tools to use instead. Paths the user did not give are placeholders
-(``my_texts.csv``, ``my_gold.csv``) named as such.
+The toolkit distils text classifiers and sentence-pair classifiers (``advisor distill``, task kinds
+``classification`` and ``pairs``); for them the next steps are commands that run as printed (a
+complete ``distill.yaml`` of the right task kind for distill, hybrid and the sentence-pair bert
+route, the ``gold-labels`` + ``distill train`` fine-tuning route for classification under bert).
+For what the toolkit does not train (generation, retrieval, extractive QA, NER) the steps are
+honest pointers (``kind: pointer``) to the tools to use instead. Paths the user did not give are
+placeholders (``my_texts.csv``, ``my_gold.csv``) named as such.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ PLACEHOLDER_DATA = "my_texts.csv"
 PLACEHOLDER_GOLD = "my_gold.csv"
 PLACEHOLDER_LABELS = ("label_a", "label_b")
 GENERATIVE = ("generation", "dialogue", "summarization", "translation", "reasoning")
+# the questionnaire's task -> the toolkit's task kind (distill/tasks) whose config the next steps print
+CONFIG_KIND = {"classification": "classification", "matching": "pairs"}
 
 T = {
     "en": {
@@ -32,7 +35,7 @@ T = {
         "p_ner": "NER / span extraction is not a task kind of this toolkit yet: fine-tune a token-classification encoder with transformers (AutoModelForTokenClassification; examples/pytorch/token-classification/run_ner.py) on your labelled spans",
         "p_qa": "extractive QA is not a task kind of this toolkit: fine-tune an encoder for question answering with transformers (AutoModelForQuestionAnswering; examples/pytorch/question-answering/run_qa.py)",
         "p_retrieval": "retrieval / ranking is not trained by this toolkit: embed queries and documents with a sentence encoder (sentence-transformers; the embedded all-MiniLM-L6-v2 works out of the box) and rank by cosine similarity; fine-tune a cross-encoder re-ranker with sentence-transformers when you have labelled pairs",
-        "p_pair": "sentence pairs are not a task kind of this toolkit yet: with labels, train a cross-encoder (sentence-transformers CrossEncoder, [CLS] A [SEP] B); with none, compare sentence embeddings (all-MiniLM-L6-v2) by cosine similarity",
+        "p_pair": "the config above distils a cross-encoder ([CLS] A [SEP] B) from an LLM teacher's labels of your unlabelled pairs (task: pairs); without any classifier, compare sentence embeddings (all-MiniLM-L6-v2) by cosine similarity",
         "p_existing": "keep your existing BERT; to ship it as a verified int8 ONNX bundle: advisor export YOUR_MODEL_DIR --out bundle (a sequence-classification model directory)",
         "p_serve_llm": "serve the decoder: an open-weight model behind vLLM, llama.cpp's server or Ollama (OpenAI-compatible API), or a hosted API; this toolkit does not train or serve generators",
         "p_lora": "with labelled input/output pairs, adapt the decoder with LoRA / P-Tuning (Hugging Face PEFT) rather than full fine-tuning",
@@ -40,7 +43,7 @@ T = {
         "p_time_server": "time your own LLM server: advisor recommend ... --measure --teacher http://HOST:PORT/v1",
         "p_gen_stage": "generation stage: serve an open-weight LLM (vLLM, llama.cpp server, Ollama) behind the BERT stage; only the texts the BERT passes on reach it",
         "p_rag_stage": "retrieval stage: embed your documents with a sentence encoder (sentence-transformers; the embedded all-MiniLM-L6-v2) and retrieve by cosine similarity; this toolkit does not train retrievers",
-        "p_distill_other": "distillation in this toolkit trains single-label text classifiers; for {task}, prompt your GPT teacher to write the spans/answers as JSON and fine-tune the matching encoder (see the pointer below) on them",
+        "p_distill_other": "distillation in this toolkit trains text and sentence-pair classifiers; for {task}, prompt your GPT teacher to write the spans/answers as JSON and fine-tune the matching encoder (see the pointer below) on them",
         "p_student_lang": "the default student (all-MiniLM-L6-v2) is English; for {lang} texts set student.model / --student to a local {lang} encoder directory (see the model list)",
     },
     "zh": {
@@ -57,7 +60,7 @@ T = {
         "p_ner": "本工具尚不支持 NER/片段抽取任务：用 transformers 微调 token 分类编码器（AutoModelForTokenClassification；examples/pytorch/token-classification/run_ner.py）",
         "p_qa": "本工具不支持抽取式问答：用 transformers 微调问答编码器（AutoModelForQuestionAnswering；examples/pytorch/question-answering/run_qa.py）",
         "p_retrieval": "本工具不训练检索/排序模型：用句向量编码器（sentence-transformers；内置的 all-MiniLM-L6-v2 可直接使用）对查询和文档编码并按余弦相似度排序；有成对标注时用 sentence-transformers 微调交叉编码器重排序",
-        "p_pair": "本工具尚不支持句对任务：有标注时训练交叉编码器（sentence-transformers CrossEncoder，[CLS] A [SEP] B）；无标注时用句向量（all-MiniLM-L6-v2）的余弦相似度比较",
+        "p_pair": "上面的配置用大模型教师对未标注句对的标注蒸馏出交叉编码器（[CLS] A [SEP] B，task: pairs）；若不需要分类器，可用句向量（all-MiniLM-L6-v2）的余弦相似度比较",
         "p_existing": "沿用现有的 BERT；如需导出为经校验的 int8 ONNX 包：advisor export YOUR_MODEL_DIR --out bundle（序列分类模型目录）",
         "p_serve_llm": "部署解码器：用 vLLM、llama.cpp server 或 Ollama 提供开源权重模型（OpenAI 兼容接口），或使用托管 API；本工具不训练也不部署生成模型",
         "p_lora": "有成对的输入/输出标注时，用 LoRA / P-Tuning（Hugging Face PEFT）适配解码器，而不是全参数微调",
@@ -65,7 +68,7 @@ T = {
         "p_time_server": "实测你自己的大模型服务：advisor recommend ... --measure --teacher http://HOST:PORT/v1",
         "p_gen_stage": "生成阶段：在 BERT 阶段之后部署开源权重大模型（vLLM、llama.cpp server、Ollama）；只有 BERT 放行的文本才会到达它",
         "p_rag_stage": "检索阶段：用句向量编码器（sentence-transformers；内置的 all-MiniLM-L6-v2）对文档编码并按余弦相似度检索；本工具不训练检索模型",
-        "p_distill_other": "本工具的蒸馏只训练单标签文本分类器；对于 {task}，请让 GPT 教师模型以 JSON 输出片段/答案，再据此微调相应的编码器（见下方指引）",
+        "p_distill_other": "本工具的蒸馏只训练文本分类器和句对分类器；对于 {task}，请让 GPT 教师模型以 JSON 输出片段/答案，再据此微调相应的编码器（见下方指引）",
         "p_student_lang": "默认学生模型（all-MiniLM-L6-v2）是英文模型；{lang}文本请把 student.model / --student 设为本地的{lang}编码器目录（见模型列表）",
     },
 }
@@ -77,6 +80,8 @@ CONFIG_COMMENTS = {
         "data": "your UNLABELLED texts, one per row, for the teacher to label",
         "data_ph": "your UNLABELLED texts, one per row (placeholder: replace with your file)",
         "text_column": "the column holding the text",
+        "text_pair_column": "the column holding the second text of each pair",
+        "task": "the task kind: {kind} (docs/dev/task-kinds.md)",
         "labels": "your label names, in order (placeholder: replace with yours)",
         "labels_given": "your label names, in order",
         "teacher": "the GPT teacher that labels the texts",
@@ -106,6 +111,8 @@ CONFIG_COMMENTS = {
         "data": "你的未标注文本，每行一条，由教师模型标注",
         "data_ph": "你的未标注文本，每行一条（占位符：请换成你的文件）",
         "text_column": "存放文本的列",
+        "text_pair_column": "存放句对中第二个文本的列",
+        "task": "任务类型：{kind}（见 docs/dev/task-kinds.md）",
         "labels": "你的标签名称，按顺序（占位符：请换成你的标签）",
         "labels_given": "你的标签名称，按顺序",
         "teacher": "负责标注文本的 GPT 教师模型",
@@ -163,8 +170,8 @@ def student_layers(rec: Recommendation, evidence: dict | None, lang: str) -> tup
 
 
 def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = None,
-                   evidence: dict | None = None, run_dir: str = "runs/my-task") -> str:
-    """A complete, commented config for ``advisor distill run``, shaped by the answers."""
+                   evidence: dict | None = None, run_dir: str = "runs/my-task", kind: str = "classification") -> str:
+    """A complete, commented config for ``advisor distill run`` of task kind ``kind``, shaped by the answers."""
     from distill.training.config import DistillationConfig
 
     inputs = inputs or {}
@@ -176,11 +183,14 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
     labels = inputs.get("label_set")
     names = [x.strip() for x in labels.split(",")] if labels else list(PLACEHOLDER_LABELS)
     teacher = inputs.get("teacher")
+    pair = [f"  text_pair_column: text_pair  # {c['text_pair_column']}"] if kind == "pairs" else []
     lines = [f"# {c['head']}",
              f"run_dir: {_q(run_dir)}  # {c['run_dir']}",
+             *([f"task: {kind}  # " + c["task"].format(kind=kind)] if kind != "classification" else []),
              f"data:  # {c['data_section']}",
              f"  path: {_q(inputs.get('data') or PLACEHOLDER_DATA)}  # {c['data'] if inputs.get('data') else c['data_ph']}",
              f"  text_column: text  # {c['text_column']}",
+             *pair,
              f"labels: [{', '.join(_q(n) for n in names)}]  # {c['labels_given'] if labels else c['labels']}",
              f"teacher:  # {c['teacher']}",
              f"  model: {_q(teacher) if teacher else 'default'}  # {c['teacher_given'] if teacher else c['teacher_default']}"]
@@ -197,6 +207,7 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
               f"gold:  # {c['gold_section']}",
               f"  path: {_q(inputs.get('gold') or PLACEHOLDER_GOLD)}  # {c['gold'] if inputs.get('gold') else c['gold_ph']}",
               f"  text_column: text  # {c['text_column']}",
+              *pair,
               f"  label_column: label  # {c['label_column']}",
               f"export:  # {c['export']}",
               f"  target: {'arm64' if edge else 'auto'}  # " + c["target"].format(
@@ -248,8 +259,8 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
     trains_classifier = task == "classification" or (task == "reasoning" and o == "distill") or \
         (task == "dialogue" and o == "hybrid" and a.values.get("intent_and_reply"))
 
-    def config_steps(name: str, run_dir: str) -> None:
-        files.append({"name": name, "content": distill_config(rec, lang, inputs, evidence, run_dir),
+    def config_steps(name: str, run_dir: str, kind: str = "classification") -> None:
+        files.append({"name": name, "content": distill_config(rec, lang, inputs, evidence, run_dir, kind),
                       "intro": t["save"].format(name=name)})
         steps.append(_cmd(f"advisor distill run {name} --dry-run", t["dry"]))
         steps.append(_cmd(f"advisor distill run {name}", t["run"]))
@@ -270,6 +281,9 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
     elif o == "bert":
         if a.values.get("existing_bert"):
             steps.append(_ptr(t["p_existing"]))
+        elif task == "matching":  # a cross-encoder distilled from the teacher's labels of the pairs
+            config_steps("distill.yaml", "runs/pairs", CONFIG_KIND[task])
+            steps.append(_task_pointer(task, t))
         elif task == "classification":
             layers, _why = student_layers(rec, evidence, lang)
             steps.append(_cmd(f"advisor gold-labels {gold} --out runs/bert", t["gold"]))

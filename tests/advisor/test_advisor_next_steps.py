@@ -179,3 +179,44 @@ def test_gold_labels_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "advisor.cli", "gold-labels", str(tmp_path / "one.csv"), "--out",
                            str(tmp_path / "r2")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("error:") and "only one value" in proc.stderr
+
+
+# --- the config of the right task kind (issue 14): matching -> pairs -----------------------------------
+
+KIND_SCENARIOS = [  # (flags, the task kind of the printed config)
+    (["--task", "matching", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0"], "pairs"),
+]
+
+
+def _kind_placeholders(root: Path, kind: str) -> None:
+    if kind != "pairs":
+        return _placeholders(root)
+    rows = [("text", "text_pair", "label")] + [(f"the film was good, take {i}", f"the movie was {'good' if i % 2 else 'bad'}",
+                                                ("label_a", "label_b")[i % 2]) for i in range(12)]
+    for name in ("my_texts.csv", "my_gold.csv"):
+        with open(root / name, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows(rows)
+
+
+@pytest.mark.parametrize("flags, kind", KIND_SCENARIOS, ids=[k for _, k in KIND_SCENARIOS])
+def test_the_printed_config_has_the_task_kind(tmp_path, flags, kind):
+    from advisor.pipeline.config import parse_config
+
+    out = _rec(*flags)
+    cfg = yaml.safe_load(out["next"]["files"][0]["content"])
+    assert cfg.get("task", "classification") == kind
+    _kind_placeholders(tmp_path, kind)
+    parsed = parse_config(cfg, tmp_path)
+    assert parsed["task"] == kind
+    if kind == "pairs":
+        assert parsed["data"]["text_pair_column"] == "text_pair" and parsed["gold"]["text_pair_column"] == "text_pair"
+        assert not any("not a task kind" in s.get("text", "") for s in out["next"]["steps"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags, kind", KIND_SCENARIOS, ids=[k for _, k in KIND_SCENARIOS])
+def test_the_printed_config_of_each_kind_passes_the_dry_run(tmp_path, flags, kind):
+    out = _rec(*flags)
+    _kind_placeholders(tmp_path, kind)
+    ran = _run_steps(out, tmp_path)
+    assert "advisor distill run distill.yaml --dry-run" in ran
