@@ -24,6 +24,7 @@ from core.atomic import write_json
 from core.errors import UserError
 
 PLACEHOLDER = "<<<TEXT>>>"
+PLACEHOLDER_PAIR = "<<<TEXT_PAIR>>>"  # the second text of a sentence-pair bundle (task pairs)
 
 
 @dataclass
@@ -108,11 +109,15 @@ def plot_curve(curve: CascadeCurve, k: int, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def teacher_request(teacher) -> tuple[str, dict]:
-    """(endpoint, request body with PLACEHOLDER for the text): the exact request the server
-    teacher sends when labelling, so the cascade asks with the prompt the student learnt from."""
-    path, body = teacher._payload(PLACEHOLDER)
-    if PLACEHOLDER not in json.dumps(body):
+def teacher_request(teacher, pairs: bool = False) -> tuple[str, dict]:
+    """(endpoint, request body with PLACEHOLDER for the text, and PLACEHOLDER_PAIR for the second
+    text of a pair): the exact request the server teacher sends when labelling, so the cascade asks
+    with the prompt the student learnt from."""
+    from core.pairs import PAIR_SEP
+
+    path, body = teacher._payload(PLACEHOLDER + PAIR_SEP + PLACEHOLDER_PAIR if pairs else PLACEHOLDER)
+    dumped = json.dumps(body)
+    if PLACEHOLDER not in dumped or (pairs and PLACEHOLDER_PAIR not in dumped):
         raise UserError("the teacher's prompt has no place for the text; cannot build the cascade request")
     return path, body
 
@@ -157,6 +162,14 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
     teacher = load_teacher(teacher_url, labelset, **options)
     if getattr(teacher, "kind", None) != "server":
         raise UserError("the cascade's teacher must be an OpenAI-compatible server URL")
+    task = info.get("task") or "classification"
+    if task not in ("classification", "pairs"):
+        raise UserError(f"the cascade defers single-label answers; a {task} bundle cannot have one")
+    pairs = task == "pairs"
+    if pairs:  # the teacher reads both texts, as when it labelled them (distill.teachers.prompts.PairPrompt)
+        from distill.tasks import get_task
+
+        teacher.set_prompt(get_task(task).prompt(labelset, teacher.prompt.template, language=teacher.prompt.language))
     if teacher_probs is None:
         parts = []
         for start in range(0, len(texts), 32):
@@ -170,11 +183,12 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
     curve = cascade_curve(student, np.asarray(teacher_probs).argmax(1), gold_idx)
     k = choose(curve, defer_rate, target_accuracy)
     threshold = threshold_for(curve, k)
-    endpoint, body = teacher_request(teacher)
+    endpoint, body = teacher_request(teacher, pairs)
     section = {
         "threshold": threshold,
         "chosen_for": {"defer_rate": defer_rate} if defer_rate is not None else {"target_accuracy": target_accuracy},
         "teacher": {"url": teacher.base_url, "endpoint": endpoint, "request": body, "placeholder": PLACEHOLDER,
+                    **({"placeholder_pair": PLACEHOLDER_PAIR} if pairs else {}),
                     "verbalizers": dict(zip(labels, labelset.words)), "api_key_env": api_key_env,
                     "timeout_s": float(timeout), "max_body_bytes": 1 << 20, "model": teacher.server_model,
                     # the teacher's own calibration (p ∝ p / reference), applied to its logprobs at run time

@@ -354,6 +354,9 @@ class CascadeTeacher:
             self.url = str(spec["url"]).rstrip("/") + str(spec["endpoint"])
             self.request = spec["request"]
             self.placeholder = str(spec["placeholder"])
+            # a sentence-pair bundle's request holds a second placeholder for the pair's second text
+            second = spec.get("placeholder_pair")
+            self.placeholder_pair = None if second is None else str(second)
             self.words = {str(k): str(v) for k, v in spec["verbalizers"].items()}
             self.timeout = float(spec.get("timeout_s", 10.0))
             self.max_bytes = int(spec.get("max_body_bytes", 1 << 20))
@@ -371,10 +374,18 @@ class CascadeTeacher:
             self.headers["Authorization"] = f"Bearer {os.environ[str(key_env)]}"
         self.opener = urllib.request.build_opener(_NoRedirect)
 
-    def _body(self, text: str, wide: bool = False):
+    def _body(self, text, wide: bool = False):
+        if isinstance(text, str):
+            first, second = text, None
+        else:  # a (text, text_pair) pair
+            first, second = text
+            if self.placeholder_pair is None:  # a request made for one text: both, one per line
+                first, second = f"{first}\n{second}", None
+
         def fill(x):
             if isinstance(x, str):
-                return x.replace(self.placeholder, text)
+                x = x.replace(self.placeholder, first)
+                return x if second is None else x.replace(self.placeholder_pair, second)
             if isinstance(x, list):
                 return [fill(v) for v in x]
             if isinstance(x, dict):
@@ -385,7 +396,7 @@ class CascadeTeacher:
             body["top_logprobs" if "messages" in body else "logprobs"] = self.wide
         return json.dumps(body).encode("utf-8")
 
-    def _post(self, text: str, wide: bool = False) -> dict:
+    def _post(self, text, wide: bool = False) -> dict:
         deadline = time.monotonic() + self.timeout
         req = urllib.request.Request(self.url, data=self._body(text, wide), headers=self.headers, method="POST")
         try:
@@ -428,9 +439,10 @@ class CascadeTeacher:
             return []
         return [(t, v) for t, v in out if math.isfinite(v) and v <= 0]
 
-    def classify(self, text: str, labels: Sequence[str]) -> tuple[str, np.ndarray | None]:
+    def classify(self, text, labels: Sequence[str]) -> tuple[str, np.ndarray | None]:
         """(label, probabilities in ``labels`` order, or None when no label word was among the
-        first-token log-probabilities and the answer text was mapped to a label instead)."""
+        first-token log-probabilities and the answer text was mapped to a label instead). ``text``
+        is a string, or a (text, text_pair) tuple for a sentence-pair bundle."""
         obj = self._post(text)
         probs = self._probs(obj, labels)
         if probs is None and self.wide:  # as the labelling teacher: ask once more for a wider top-N
@@ -705,9 +717,8 @@ class Bundle:
             raise BundleError(f"{CONFIG}: onnx_bundle.cascade.threshold must be a number in [0, 1]")
         teacher = CascadeTeacher(spec.get("teacher") or {})
         for text, row, p in zip(texts, rows, probs):
-            if not isinstance(text, str):  # a pair: the teacher reads both texts, one per line
-                text = "\n".join(text)
-            text = text.replace(PAIR_SEP, "\n")
+            if isinstance(text, str) and PAIR_SEP in text:  # a pair: the teacher's request has a place for each
+                text = tuple(text.split(PAIR_SEP, 1))
             row["source"] = "student"
             if float(p.max()) >= threshold:
                 continue

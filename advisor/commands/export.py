@@ -143,6 +143,8 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 @click.option("--eval-data", type=click.Path(path_type=Path), required=True,
               help="Gold texts the threshold is chosen on (csv/tsv/jsonl with a label column).")
 @click.option("--text-column", default=None)
+@click.option("--text-pair-column", default=None,
+              help="Second text column of --eval-data (a sentence-pair bundle, task pairs).")
 @click.option("--label-column", default=None)
 @click.option("--labels", "labels_spec", default=None, help="Label set for the gold values (e.g. sst2).")
 @click.option("--eval-limit", type=int, default=ExportConfig.eval_limit, show_default=True)
@@ -152,7 +154,8 @@ def export_verify(ctx, bundle_dir, student_dir, max_drop, atol, eval_data, text_
 @click.option("--timeout", type=float, default=10.0, show_default=True,
               help="Seconds for one teacher request at run time (then the student's answer stands).")
 def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template, teacher_calibrate, eval_data,
-                   text_column, label_column, labels_spec, eval_limit, defer_rate, target_accuracy, timeout):
+                   text_column, text_pair_column, label_column, labels_spec, eval_limit, defer_rate, target_accuracy,
+                   timeout):
     """Let BUNDLE_DIR defer the texts its student is unsure of to a teacher server; the threshold
     is chosen on gold texts for --defer-rate or --target-accuracy (curve: BUNDLE_DIR/cascade.png)."""
     import json
@@ -167,7 +170,7 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
     cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
     labels = cfg.get("onnx_bundle", {}).get("labels") or []
     texts, gold, source = load_eval_texts(bundle_dir, labels, str(eval_data), text_column, label_column,
-                                          labels_spec, eval_limit)
+                                          labels_spec, eval_limit, text_pair_column=text_pair_column)
     if gold is None:
         raise UserError(f"--eval-data {eval_data} has no gold labels (give --label-column)")
     bar = progress_bar(len(texts), "teacher on gold")
@@ -200,19 +203,21 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
 @click.option("--texts", "texts_path", type=click.Path(path_type=Path), default=None,
               help="Texts to time (csv/tsv/jsonl/txt); default: the bundle's verification texts.")
 @click.option("--text-column", default=None)
+@click.option("--text-pair-column", default=None,
+              help="Second text column of --texts (a sentence-pair bundle, task pairs).")
 @option(BenchConfig, "n", "--n", "n")
 @option(BenchConfig, "teacher_n", "--n-teacher", "n_teacher")
 @click.option("--out", "out", type=click.Path(path_type=Path), default=None,
               help="Output dir for bench.json/bench.png (default BUNDLE_DIR/bench).")
 def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teacher, no_pytorch, texts_path,
-                 text_column, n, n_teacher, out):
+                 text_column, text_pair_column, n, n_teacher, out):
     """Latency p50/p95/p99 (batch 1, one thread), throughput (batch 32, all cores), size, peak memory."""
     from export.bench import run_bench
 
     run_bench(bundle_dir, student_dir=student_dir, teacher_spec=teacher_spec, teacher_prompt=teacher_prompt,
               no_teacher=no_teacher,
               no_pytorch=no_pytorch, texts_path=texts_path, text_column=text_column, n=n,
-              n_teacher=n_teacher, out=out, echo=click.echo)
+              n_teacher=n_teacher, out=out, echo=click.echo, text_pair_column=text_pair_column)
 
 
 @click.command()

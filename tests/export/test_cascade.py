@@ -146,3 +146,38 @@ def test_runtime_asks_wider_like_the_labelling_teacher(bundle):
     assert [r["label"] for r in rows] == ["positive", "negative"]
     n_asked = [r["body"].get("top_logprobs", r["body"].get("logprobs")) for r in srv.requests]
     assert n_asked == [20, 200, 20, 200]
+
+
+def test_a_pair_bundle_defers_pairs_with_the_pair_prompt(bundle, tmp_path):
+    """A sentence-pair bundle (task pairs): the cascade's request is the teacher's pair prompt with a
+    place for each text, and a deferred pair reaches the teacher as `Sentence 1: a` / `Sentence 2: b`."""
+    import csv
+
+    from export import bundle as B
+
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["onnx_bundle"]["task"] = "pairs"  # the test student reads token types: a pair model's inputs
+    (bundle / "config.json").write_text(json.dumps(cfg), encoding="utf-8")
+    B.write_manifest(bundle)
+    texts, gold = read_sst2("dev", 120)
+    with open(tmp_path / "pairs.tsv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh, delimiter="\t")
+        w.writerow(["a", "b", "label"])
+        for t, g in zip(texts[:N_GOLD], gold[:N_GOLD]):
+            w.writerow([t, "the second sentence", g])
+    with FaultServer() as srv:
+        res = run_cli(["export", "cascade", str(bundle), "--teacher", srv.url, "--eval-data", str(tmp_path / "pairs.tsv"),
+                       "--labels", "sst2", "--text-column", "a", "--text-pair-column", "b", "--label-column", "label",
+                       "--defer-rate", "1.0"])
+        assert res.exit_code == 0, res.output
+        spec = json.loads((bundle / "config.json").read_text())["onnx_bundle"]["cascade"]["teacher"]
+        request = json.dumps(spec["request"])
+        assert spec["placeholder_pair"] == "<<<TEXT_PAIR>>>" and "Sentence 2: <<<TEXT_PAIR>>>" in request
+        srv.requests.clear()
+        rows = Bundle.load(bundle).predict([("a wonderful film", "it played in May"), ("a dull film", "it rained")])
+        asked = [r["body"]["messages"][-1]["content"] if "messages" in r["body"] else r["body"]["prompt"]
+                 for r in srv.requests]
+    assert [r["source"] for r in rows] == ["teacher", "teacher"]
+    assert [r["label"] for r in rows] == ["positive", "negative"]
+    assert "Sentence 1: a wonderful film\nSentence 2: it played in May" in asked[0]
+    assert "Sentence 1: a dull film\nSentence 2: it rained" in asked[1]
