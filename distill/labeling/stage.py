@@ -105,7 +105,9 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
         raise UserError("--select-prompt needs gold labels: a --label-column in --data or a --dev FILE")
     shot_list = ()
     if shots:
-        shot_list = load_shots(t.shots_file, labelset, shots, seed=data.seed, exclude=set(ds.texts))
+        pair_col = getattr(ds, "text_pair_column", None)  # a pairs pool: the shots are pairs, same columns
+        shot_list = load_shots(t.shots_file, labelset, shots, seed=data.seed, exclude=set(ds.texts),
+                               text_column=ds.text_column if pair_col else None, text_pair_column=pair_col)
     echo(f"{len(ds.texts)} texts from {data.path} (text column {ds.text_column!r}"
          + (f", gold column {ds.label_column!r}" if ds.label_column else "") + f"), labels {', '.join(labelset.names)}")
 

@@ -351,11 +351,13 @@ def select_shots(texts: list[str], labels: list[str], labelset: LabelSet, k: int
 
 
 def load_shots(path, labelset: LabelSet, k: int, seed: int = 0, text_column=None, label_column=None,
-               exclude: set[str] | None = None) -> tuple[Shot, ...]:
-    """k balanced shots from a labelled file (any format ``distill.data.reader.load_texts`` reads)."""
+               exclude: set[str] | None = None, text_pair_column: str | None = None) -> tuple[Shot, ...]:
+    """k balanced shots from a labelled file (any format ``distill.data.reader.load_texts`` reads);
+    with ``text_pair_column`` each shot is a sentence pair (task pairs), shown as the pool's pairs."""
     from distill.data.reader import load_texts
 
-    ds = load_texts(path, text_column=text_column, label_column=label_column, labelset=labelset)
+    ds = load_texts(path, text_column=text_column, label_column=label_column, labelset=labelset,
+                    text_pair_column=text_pair_column)
     if ds.gold is None:
         raise UserError(f"shots file {path} has no label column (pass --label-column or use a 'label' column)")
     return select_shots(ds.texts, ds.gold, labelset, k, seed=seed, exclude=exclude)

@@ -288,3 +288,28 @@ def test_ocnli_preset_reads_chinese_pairs_and_drops_unlabelled_rows(shared_data)
     assert len(ds) == len(raw) - raw.count("-") and set(ds.gold) == {"entailment", "neutral", "contradiction"}
     prompt = get_task("pairs").prompt(ls, "field", language="zh").render(ds.texts[0])
     assert prompt.startswith("前提：身上裹一件工厂发的棉大衣") and "\n假设：身上至少一件衣服\n" in prompt
+
+
+def test_shots_file_of_a_pairs_run_gives_pair_shots(tmp_path, mrpc, mrpc_labels, monkeypatch):
+    """--shots-file with task pairs: the shots are read with the pool's two text columns and shown
+    as pairs (`Sentence 1:` / `Sentence 2:` for each shot, then the text's own pair)."""
+    import distill.teachers as teachers
+    from distill.labeling.config import TeacherConfig
+    from distill.labeling.stage import label
+
+    made = []
+
+    def fake_load(spec, labelset, **kw):
+        made.append(OverlapTeacher(labelset))
+        return made[-1]
+
+    monkeypatch.setattr(teachers, "load_teacher", fake_load)
+    data = DataConfig(path=str(mrpc / "msr_paraphrase_test.txt"), text_column="#1 String",
+                      text_pair_column="#2 String", label_column="none", limit=8)
+    t = TeacherConfig(model="stub", shots=2, shots_file=str(mrpc / "msr_paraphrase_train.txt"), template="field",
+                      gate_size=8, accept_weak_teacher=True)
+    label(data, "mrpc", t, tmp_path / "r", None, task="pairs", echo=lambda *_: None, progress=False)
+    prompts = made[0].rendered
+    assert prompts and all(p.count("Sentence 2: ") == 3 for p in prompts)  # 2 shots + the pair itself
+    shots = json.loads((tmp_path / "r" / "teacher.json").read_text())["prompt"]["shots"]
+    assert len(shots) == 2 and all(PAIR_SEP in s[0] for s in shots)
