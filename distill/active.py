@@ -262,6 +262,17 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
     adir = out / ACTIVE_DIR
     adir.mkdir(parents=True, exist_ok=True)
     selection, gate = [], None
+    if calls < n_pool:  # refuse a budget the gate and the prompt selection would eat, before they spend it
+        from distill.labeling.gate import MIN_TEXTS
+
+        g = 0
+        if cfg.gate.enabled:
+            g = min(cfg.gate.size, len(gold.texts) if gold is not None and gold.gold else n_pool)
+            g = g if g >= MIN_TEXTS else 0
+        need = g + (cfg.dev_size * len(cfg.candidates) if cfg.select_prompt else 0)
+        if calls - need < 2:
+            raise UserError(f"a budget of {calls} teacher calls leaves nothing for the pool after the gate and the "
+                            f"prompt selection (up to {need} calls); raise --budget or lower --gate-size")
     with LabelCache(out / CACHE_NAME) as cache:
         fp = teacher.fingerprint
 
@@ -293,7 +304,8 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
                             f"({overhead} calls); raise --budget or lower --gate-size")
         plan = plan_rounds(max(left, 1), active.rounds) if calls < n_pool else [n_pool]
         key = {"pool": _digest(hashes), "budget": calls, "plan": plan, "teacher": fp, "prompt": ph,
-               "active": _digest(dataclasses.asdict(active)), "training": training.fingerprint(),
+               "active": _digest({k: v for k, v in dataclasses.asdict(active).items()
+                                   if k not in ("pseudo", "pseudo_threshold", "eval_limit")}), "training": training.fingerprint(),
                "student": [student.model, student.layers]}
         state = State(adir / STATE_FILE, key)
         state.data.update(n_pool=n_pool, budget_calls=calls, overhead_calls=overhead, plan=plan)

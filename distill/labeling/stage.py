@@ -175,8 +175,12 @@ def labeling_lines(res, out: str | Path) -> list[str]:
     s = rep.get("sources", {})
     prompt = ("no prompt (classifier teacher)" if getattr(res, "teacher_kind", None) == "classifier"
               else f"template {res.template}")
-    lines = [f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "
-             f"{res.n_scored} scored now) -> {out / LABELS_FILE}",
+    a = rep.get("active")
+    first = (f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "
+             f"{res.n_scored} scored now) -> {out / LABELS_FILE}") if not a else (
+        f"labelled {res.n_rows} texts: {a['teacher_rows']} by the teacher ({a['teacher_calls']} teacher calls, "
+        f"budget {a['budget_calls']}), {a['student_rows']} by the student -> {out / LABELS_FILE}")
+    lines = [first,
              f"{prompt}, calibration {res.calibration['method']}; sources: scored {s.get('scored', 0)}, "
              f"parsed {s.get('parsed', 0)}, abstained {s.get('abstained', 0)}; mean confidence "
              f"{(rep.get('mean_confidence') or 0):.3f}"]
