@@ -477,8 +477,10 @@ def pseudo_rows(data, idx: list[int], probs: np.ndarray, names: list[str], activ
 
 
 # ----------------------------------------------------------------------------------- report
-def plot_active_curve(summary: dict, path: Path, full: float | None = None, label: str = "student") -> bool:
-    """Student accuracy (gold, else held-out agreement) vs teacher calls, the full labelling marked."""
+def plot_active_curve(summary: dict, path: Path, full: float | None = None, label: str = "round students",
+                      final: tuple[float, float] | None = None) -> bool:
+    """Student accuracy (gold, else held-out agreement) vs teacher calls per round; ``final``: the
+    final student (calls, accuracy) as its own point; ``full``: the fully-labelled figure, marked."""
     pts = [(r["calls"], r.get("gold_accuracy") if r.get("gold_accuracy") is not None else r.get("held_out_agreement"))
            for r in summary["rounds"] if "calls" in r]
     pts = [(c, a) for c, a in pts if a is not None]
@@ -488,7 +490,10 @@ def plot_active_curve(summary: dict, path: Path, full: float | None = None, labe
 
     what = "gold accuracy" if any(r.get("gold_accuracy") is not None for r in summary["rounds"]) \
         else "agreement with held-out teacher labels"
-    plot_curve({label: pts}, path, "teacher calls", f"student {what}",
+    series = {label: pts}
+    if final is not None:
+        series["final student"] = [tuple(final)]
+    plot_curve(series, path, "teacher calls", f"student {what}",
                f"Active distillation: budget {summary['budget_calls']} of {summary['pool']} texts",
                marks={"fully labelled pool": full} if full is not None else None,
                vline=("full pool", summary["pool"]))

@@ -82,15 +82,14 @@ def summary_markdown(summary: dict, run: Path, metrics: dict | None) -> str:
         from distill.active import active_markdown, plot_active_curve
 
         a = summary["active"]
-        rounds = list(a["rounds"])
-        if a.get("final_student"):
-            rounds.append({"calls": a["final_student"]["calls"], "gold_accuracy": a["final_student"]["gold_accuracy"]})
-        curve = plot_active_curve(dict(a, rounds=rounds), run / "active_curve.png")
+        f = a.get("final_student")
+        curve = plot_active_curve(a, run / "active_curve.png",
+                                  final=(f["calls"], f["gold_accuracy"]) if f else None)
         lines += active_markdown(dict(a, curve_png="active_curve.png" if curve else None))
         if a.get("final_student"):
             lines += ["", f"Final student (trained on the teacher's {a['teacher_rows']} rows and the student's "
                           f"{a['student_rows']}): gold accuracy {a['final_student']['gold_accuracy']:.3f} with "
-                          f"{a['teacher_calls']} teacher calls (the last point of the curve)."]
+                          f"{a['teacher_calls']} teacher calls (its own point on the curve)."]
         lines.append("")
     if summary["latency"]:
         lines += ["## Cost: latency (batch 1, one thread), throughput, size, memory", "",
