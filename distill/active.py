@@ -324,7 +324,8 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
                 target = min(n_pool, sum(plan[:r + 1]))
                 need = max(0, target - len(labelled))
                 rest = [i for i, h in enumerate(hashes) if h not in labelled]
-                if r == 0 or need == 0:
+                prev = adir / f"round{r}" / "student" / "model.safetensors"
+                if r == 0 or need == 0 or not prev.is_file():  # no student yet (or one class so far): random
                     rng = np.random.default_rng(active.seed)
                     pick = sorted(rng.choice(len(rest), size=min(need, len(rest)), replace=False).tolist())
                     chosen = [rest[i] for i in pick]
@@ -348,7 +349,12 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
                                          [s.probs for s in labelled.values() if s.source == "scored"])
             if calls >= n_pool:
                 break
-            if "calls" not in rec or not (adir / f"round{r + 1}" / "student" / "model.safetensors").is_file():
+            classes = {int(np.argmax(kind.distribution(v, calib))) for v in labelled.values() if v.source != "abstained"}
+            if len(classes) < 2:  # a student cannot learn one class: the next round samples at random
+                rec.update(calls=used(), teacher_rows=len(labelled), gold_accuracy=None, held_out_agreement=None,
+                           note="one class so far: no student")
+                state.save()
+            elif "calls" not in rec or not (adir / f"round{r + 1}" / "student" / "model.safetensors").is_file():
                 res = _train_round(r + 1, data, labelset, got, calib, kind, set(labelled), adir, training, student,
                                    active, gold_eval, cfg.progress, echo)
                 rec.update(calls=used(), teacher_rows=len(labelled), **res)
@@ -365,7 +371,9 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
         last = adir / f"round{len(plan)}" / "student"
         rest_idx = [i for i, t in enumerate(data.texts) if text_hash(t) not in labelled]
         rest = [data.texts[i] for i in rest_idx]
-        if rest:
+        if rest and not (last / "model.safetensors").is_file():
+            echo("no student after the last round (the teacher's labels hold one class): no student rows")
+        elif rest:
             probs, _ = score_and_embed(last, rest, training.max_length, progress=cfg.progress)
             student_rows = pseudo_rows(data, rest_idx, probs, labelset.names, active)
     all_rows = rows + student_rows

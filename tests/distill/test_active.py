@@ -225,3 +225,22 @@ def test_kill9_in_a_round_repeats_no_call_and_keeps_the_selection(tmp_path, pool
     assert chosen_after[:2] == chosen_before
     assert chosen_after == [r["chosen"] for r in _state(whole)["rounds"]]  # the same selection as without the kill
     assert _rows(run) == _rows(whole)
+
+
+def test_a_round_takes_the_least_sure_texts_but_no_near_duplicates():
+    import numpy as np
+
+    from distill.active import choose, plan_rounds, resolve_budget
+
+    n = 20
+    p = 0.5 + np.arange(n) / (2 * n)  # text 0 the least sure, text 19 the surest
+    probs = np.stack([p, 1 - p], axis=1)
+    emb = np.zeros((n, 3))
+    emb[:5] = [1, 0, 0]  # the five least sure texts are near-duplicates of each other
+    emb[5:10] = [0, 1, 0]
+    emb[10:] = [0, 0, 1]
+    picked = choose(probs, emb, 2, "margin", oversample=5)
+    assert picked[0] == 0 and 5 <= picked[1] < 10, picked  # not 0 and 1: a duplicate of 0
+    assert choose(probs, emb, 3, "entropy", oversample=1) == [0, 1, 2]  # no room for diversity: the least sure
+    assert resolve_budget(0.25, 2000) == 500 and resolve_budget(50, 2000) == 50
+    assert plan_rounds(50, 4) == [13, 13, 12, 12] and sum(plan_rounds(7, 4)) == 7
