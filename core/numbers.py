@@ -110,3 +110,37 @@ class Number(click.ParamType):
 
     def __repr__(self) -> str:
         return f"Number({self.kind.__name__}, {self.lo}, {self.hi})"
+
+
+def parse_budget(value: Any, name: str) -> int | float:
+    """A teacher budget: a number of calls (an integer >= 1) or a share of the pool (a number in
+    (0, 1], or a percentage ``"25%"``); returns an ``int`` (calls) or a ``float`` (share).
+
+    ``500`` and ``"500"`` are 500 calls; ``0.25``, ``"0.25"`` and ``"25%"`` are a quarter of the pool."""
+    expected = "a number of teacher calls (an integer >= 1) or a share of the pool (0.25 or 25%)"
+    raw = value
+    if isinstance(value, bool) or value is None:
+        raise UserError(f"{name}: expected {expected}, got {short_repr(raw)}")
+    if isinstance(value, str):
+        text = value.strip()
+        pct = text.endswith("%")
+        body = text[:-1].strip() if pct else text
+        try:
+            number = float(body)
+        except ValueError:
+            raise UserError(f"{name}: expected {expected}, got {short_repr(raw)}") from None
+        if pct:
+            if not math.isfinite(number) or not 0 < number <= 100:
+                raise UserError(f"{name}: a percentage must be in (0%, 100%], got {short_repr(raw)}")
+            return number / 100
+        value = int(body) if body.lstrip("+-").isdigit() else number
+    if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise UserError(f"{name}: expected {expected}, got {short_repr(raw)}")
+    if isinstance(value, int):
+        if not 1 <= value <= INT_CAP:
+            raise UserError(f"{name}: a number of teacher calls must be at least 1, got {short_repr(raw)}")
+        return value
+    if not 0 < value <= 1:
+        raise UserError(f"{name}: a share of the pool must be in (0, 1] (for a number of calls write an "
+                        f"integer), got {short_repr(raw)}")
+    return value

@@ -25,9 +25,9 @@ from typing import Any, Iterable
 
 from core.errors import UserError
 from core.limits import LIMITS, check_field
-from core.numbers import Number, check_number, short_repr
+from core.numbers import Number, check_number, parse_budget, short_repr
 
-KINDS = ("bool", "int", "float", "str", "path", "model", "labels", "list")
+KINDS = ("bool", "int", "float", "str", "path", "model", "labels", "list", "budget")
 
 
 def setting(default: Any = None, help: str = "", *, kind: str | None = None, choices: Iterable[str] | None = None,
@@ -95,6 +95,8 @@ def check_value(cls, name: str, value: Any, where: str) -> Any:
             value = check_field(key(cls, name), value, where)
         else:
             value = check_number(value, where, int if kind == "int" else float, 0, None)
+    elif kind == "budget":  # calls (int >= 1) or a share of the pool (0.25, "25%")
+        value = parse_budget(value, where)
     elif kind in ("str", "path", "model"):
         if not isinstance(value, str) or not value.strip():
             raise UserError(f"{where}: expected a non-empty string, got {short_repr(value)}")

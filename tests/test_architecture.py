@@ -34,7 +34,8 @@ DISTILL_STAGES = ("distill.defaults", "distill.data", ("measures", ("distill.eva
                   "distill.evaluation.report")),
                   ("student parts", ("distill.training.modeling", "distill.training.losses", "distill.training.trainer",
                                      "distill.training.trainer_distillation")),
-                  "distill.teachers", "distill.tasks", "distill.labeling", "distill.training", "distill.evaluation")
+                  "distill.teachers", "distill.tasks", "distill.labeling", "distill.training", "distill.active",
+                  "distill.evaluation")
 
 
 def _module_name(path: Path) -> str:

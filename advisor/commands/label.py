@@ -8,6 +8,7 @@ from core.schema import collect, meta, option, options
 from distill.data.config import DataConfig, GoldConfig
 from distill.labeling.config import TeacherConfig
 from distill.tasks.config import TaskConfig
+from distill.training.config import StudentConfig
 
 
 def _echo(msg: str) -> None:
@@ -31,6 +32,9 @@ def _teacher_help() -> str:
 @options(GoldConfig, exclude=("limit",),
                   path={"help": "Labelled texts for the teacher gate (default: the gold rows of --data; none: checks "
                                 "without gold)."})
+@options(StudentConfig, model={"help": "With --budget: the student of the rounds (a local encoder directory) "
+                                        "[default: embedded all-MiniLM-L6-v2]."},
+         layers={"help": "With --budget: keep the rounds' student's bottom N layers."})
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def label(labels_spec, out_dir, task, quiet, **kwargs) -> None:
     """Label texts with a GPT teacher: per-class probabilities into RUN_DIR/labels.jsonl.
@@ -43,6 +47,21 @@ def label(labels_spec, out_dir, task, quiet, **kwargs) -> None:
     from distill.labeling.stage import labeling_lines
 
     data, teacher, gold = collect(DataConfig, kwargs), collect(TeacherConfig, kwargs), collect(GoldConfig, kwargs)
-    res = run_label(data, labels_spec, teacher, out_dir, gold, task=task, progress=not quiet, echo=_echo)
+    student = collect(StudentConfig, kwargs)
+    if teacher.budget is not None:  # active distillation (docs/budgets.md)
+        from distill.active import active_lines, label_active
+
+        res = label_active(data, labels_spec, teacher, out_dir, gold, task=task, progress=not quiet, echo=_echo,
+                           student=student)
+    else:
+        if student.model is not None or student.layers is not None:
+            from core.errors import UserError
+
+            raise UserError("--student and --layers choose the student of the rounds of --budget; without a "
+                            "budget, train the student with `advisor distill train`")
+        res = run_label(data, labels_spec, teacher, out_dir, gold, task=task, progress=not quiet, echo=_echo)
     for line in labeling_lines(res, out_dir):
         click.echo(line)
+    if teacher.budget is not None:
+        for line in active_lines(res.report["active"]):
+            click.echo(line)

@@ -31,12 +31,15 @@ def _abs(value: str | None) -> str | None:
 @click.option("--sample", type=_num("data.sample"), default=None, help="Override data.sample.")
 @click.option("--epochs", type=_num("training.epochs"), default=None, help="Override training.epochs.")
 @click.option("--max-steps", type=_num("training.max_steps"), default=None, help="Override training.max_steps.")
+@click.option("--budget", default=None,
+              help="Override teacher.budget: at most this many teacher calls (an integer) or this share of the "
+                   "pool (0.25 or 25%); active distillation (docs/budgets.md).")
 @click.option("--accept-weak-teacher", is_flag=True, default=None,
               help="Override teacher.accept_weak_teacher: go on when the teacher gate fails.")
 @click.option("--export/--no-export", "export_enabled", default=None, help="Override export.enabled.")
 @click.option("--bench/--no-bench", "bench_enabled", default=None, help="Override bench.enabled.")
 def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, layers, gold, sample, epochs, max_steps,
-        accept_weak_teacher, export_enabled, bench_enabled) -> None:
+        budget, accept_weak_teacher, export_enabled, bench_enabled) -> None:
     """Run label -> train -> evaluate -> export -> verify -> bench from one CONFIG file.
 
     Stages whose inputs did not change are skipped; an interrupted stage resumes. Every config key is
@@ -44,12 +47,15 @@ def run(config: str, dry_run: bool, run_dir, data, labels, teacher, student, lay
     """
     from advisor.pipeline.run import run_pipeline
 
+    from core.numbers import parse_budget
     from distill.teachers.registry import named
+
+    budget = None if budget is None else parse_budget(budget, "--budget")
 
     teacher = teacher if teacher and named(teacher) is not None else _abs(teacher)  # a named teacher stays a name
     overrides = {"run_dir": _abs(run_dir), "data.path": _abs(data), "labels": labels, "teacher.model": teacher,
                  "student.model": _abs(student), "student.layers": layers, "gold.path": _abs(gold), "data.sample": sample,
-                 "training.epochs": epochs, "training.max_steps": max_steps, "export.enabled": export_enabled,
+                 "training.epochs": epochs, "training.max_steps": max_steps, "teacher.budget": budget, "export.enabled": export_enabled,
                  "bench.enabled": bench_enabled, "teacher.accept_weak_teacher": accept_weak_teacher or None}
     cfg = load_config(config, overrides)
     if dry_run:

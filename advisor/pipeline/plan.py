@@ -33,19 +33,36 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     lines.append(f"texts to label: {len(unique)} unique of {len(data.texts)}"
                  + (f" (+ {n_gold} gold texts for the teacher's evaluation)" if n_gold else ""))
     label_runs = any(s.name == "label" and a == "run" for s, a in stages)
+    t = cfg["teacher"]
+    sent = list(unique)  # the texts the teacher will be asked about
+    extra = n_gold
+    if t["budget"] is not None:
+        from distill.active import ActiveConfig, overhead_calls, plan_rounds, resolve_budget
+
+        calls = resolve_budget(t["budget"], len(unique))
+        if calls >= len(unique):
+            lines.append(f"teacher budget: {calls} calls covers all {len(unique)} texts: no rounds")
+        else:
+            over = overhead_calls(section(cfg, "teacher"), len(unique), n_gold or (len(data.texts) if data.gold else 0))
+            rounds = plan_rounds(max(calls - over, 1), ActiveConfig().rounds)
+            lines.append(f"teacher budget: {calls} calls of {len(unique)} texts ({calls / len(unique):.0%}); "
+                         f"up to {over} of them for the gate; {len(rounds)} rounds of "
+                         f"{', '.join(map(str, rounds))} calls (the seed sample first, then the texts the "
+                         f"student is least sure of); a {ActiveConfig().epochs:g}-epoch student after each round")
+            sent = unique[:calls]  # a stand-in of the right size for the time and cost estimates
+            extra = 0  # the gate's texts count against the budget
     if label_runs:
-        t = cfg["teacher"]
         teacher = load_teacher(t["model"], labelset, **section(cfg, "teacher").load_options())
         probe = unique[: max(2, probe_texts)]
         teacher.predict_proba(probe[:2])  # warm-up
         start = time.perf_counter()
         teacher.predict_proba(probe)
         rate = len(probe) / max(time.perf_counter() - start, 1e-9)
-        total = len(unique) + n_gold
+        total = len(sent) + extra
         lines.append(f"teacher probe: {rate:.1f} texts/s on {len(probe)} texts -> about "
                      f"{total / rate / 60:.1f} min for {total} texts")
         if t["price_per_1k_tokens"]:
-            chars = sum(len(x) for x in unique) + 200 * len(unique)  # text + prompt template overhead
+            chars = sum(len(x) for x in sent) + 200 * len(sent)  # text + prompt template overhead
             tokens = chars / 4  # ~4 characters per token for English text
             lines.append(f"API cost estimate: ~{tokens / 1000:.0f}k prompt tokens x "
                          f"{t['price_per_1k_tokens']} per 1k = {tokens / 1000 * t['price_per_1k_tokens']:.2f}")

@@ -76,9 +76,18 @@ def _label(cfg: dict, run: Path, echo: Echo) -> None:
     teacher, gold = section(cfg, "teacher"), _gold(cfg)
     if gold is not None and gold.limit:  # the gate looks at no more gold texts than the run uses
         teacher.gate_size = min(teacher.gate_size, gold.limit)
-    res = label(section(cfg, "data"), cfg["labels"], teacher, run, gold, task=cfg["task"], echo=_note)
+    if teacher.budget is not None:  # active distillation: the teacher labels only where the student is unsure
+        from distill.active import active_lines, label_active
+
+        res = label_active(section(cfg, "data"), cfg["labels"], teacher, run, gold, task=cfg["task"], echo=_note,
+                           training=section(cfg, "training"), student=section(cfg, "student"))
+    else:
+        res = label(section(cfg, "data"), cfg["labels"], teacher, run, gold, task=cfg["task"], echo=_note)
     for line in labeling_lines(res, run):
         echo(line)
+    if teacher.budget is not None:
+        for line in active_lines(res.report["active"]):
+            echo(line)
 
 
 def _train(cfg: dict, run: Path, echo: Echo) -> None:
@@ -202,6 +211,8 @@ def _config_part(cfg: dict, keys: tuple[str, ...]) -> dict:
         part[key] = cfg[section][sub] if sub else cfg[section]
     if part.get("task") == DEFAULT_TASK:  # run directories made before task kinds keep their stages' hashes
         del part["task"]
+    if "teacher" in keys and cfg["teacher"].get("budget") is not None:  # the rounds train students
+        part["student"], part["training"] = cfg["student"], cfg["training"]
     return part
 
 

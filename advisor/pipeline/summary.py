@@ -54,6 +54,13 @@ def build_summary(run_dir: str | Path) -> dict:
                                    if k in verification}
         if verification.get("passed") is not None:  # None: skipped on purpose (--no-verify)
             summary["checks"]["bundle_verification_passed"] = bool(verification["passed"])
+    active = _load(run / "active" / "summary.json") if (run / "active" / "summary.json").is_file() else None
+    if active:  # active distillation (teacher.budget): the rounds, and the final student at the budget's end
+        summary["active"] = active
+        final = (summary["accuracy"].get("student") or {}).get("accuracy")
+        if final is not None:
+            active = dict(active, final_student={"calls": active["teacher_calls"], "gold_accuracy": final})
+            summary["active"] = active
     state = _load(run / "pipeline.json")
     failed = [(name, rec) for name, rec in ((state or {}).get("stages") or {}).items()
               if isinstance(rec, dict) and rec.get("status") == "failed"]
@@ -71,6 +78,19 @@ def summary_markdown(summary: dict, run: Path, metrics: dict | None) -> str:
     if summary.get("failed_stage"):
         f = summary["failed_stage"]
         lines += [f"> **FAILED: stage `{f['stage']}`.** {f.get('reason') or ''}", ""]
+    if summary.get("active"):
+        from distill.active import active_markdown, plot_active_curve
+
+        a = summary["active"]
+        f = a.get("final_student")
+        curve = plot_active_curve(a, run / "active_curve.png",
+                                  final=(f["calls"], f["gold_accuracy"]) if f else None)
+        lines += active_markdown(dict(a, curve_png="active_curve.png" if curve else None))
+        if a.get("final_student"):
+            lines += ["", f"Final student (trained on the teacher's {a['teacher_rows']} rows and the student's "
+                          f"{a['student_rows']}): gold accuracy {a['final_student']['gold_accuracy']:.3f} with "
+                          f"{a['teacher_calls']} teacher calls (its own point on the curve)."]
+        lines.append("")
     if summary["latency"]:
         lines += ["## Cost: latency (batch 1, one thread), throughput, size, memory", "",
                   "| system | p50 ms | p95 ms | p99 ms | texts/s (batch 32) | size MB | peak RSS MB |",

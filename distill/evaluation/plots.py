@@ -70,3 +70,29 @@ def plot_bars(values: dict[str, float], path, title, ylabel, log=False) -> None:
         ax.annotate(f"{v:.3g}", (b.get_x() + b.get_width() / 2, b.get_height()), ha="center",
                     va="bottom", fontsize=8)
     _save(fig, path)
+
+
+def plot_curve(series: dict[str, list[tuple[float, float]]], path, xlabel: str, ylabel: str, title: str,
+               marks: dict[str, float] | None = None, vline: tuple[str, float] | None = None,
+               spread: dict[str, list[tuple[float, float, float]]] | None = None) -> None:
+    """One line per series of (x, y) points; ``marks``: horizontal reference lines (e.g. the
+    fully-labelled figure); ``vline``: one labelled vertical line; ``spread``: (x, low, high) bands."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, pts in series.items():
+        pts = sorted(pts)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        if spread and spread.get(name):
+            band = sorted(spread[name])
+            ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band], alpha=0.2)
+    for i, (name, y) in enumerate((marks or {}).items()):
+        if y is not None:
+            ax.axhline(float(y), linestyle="--", color=f"C{i + len(series)}", label=f"{name} ({float(y):.3f})")
+    if vline is not None:
+        ax.axvline(float(vline[1]), linestyle=":", color="grey", label=vline[0])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    _save(fig, path)

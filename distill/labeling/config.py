@@ -58,6 +58,11 @@ class TeacherConfig:
     max_retries: int = setting(DEFAULT_MAX_RETRIES, "Retries on 429/5xx/timeouts (exponential backoff).")
     price_per_1k_tokens: float | None = setting(None, "API price per 1,000 prompt tokens, for the dry run's cost "
                                                 "estimate.", kind="float", cli=False)
+    budget: int | float | None = setting(None, "Active distillation: at most this many teacher calls (an integer) "
+                                         "or this share of the pool (0.25 or 25%); the teacher labels a seed "
+                                         "sample, then, round by round, the texts a student is least sure of; "
+                                         "the student's confident labels cover the rest (docs/budgets.md). "
+                                         "Default: the teacher labels every text.", kind="budget")
     # --- the gate ---
     gate_size: int = setting(200, "Texts the teacher gate scores before the pool is labelled.")
     accept_weak_teacher: bool = setting(False, "Go on when the teacher gate finds the teacher no better than chance "

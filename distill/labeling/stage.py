@@ -14,6 +14,7 @@ report. ``advisor distill label`` and the pipeline's label stage both call :func
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -71,7 +72,38 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
     ``labels``: a label-set spec (``"sst2"``, ``"neg,pos"``, a file) or a ``LabelSet``. ``gold``:
     labelled texts for the teacher gate (default: the gold rows of ``data``). ``task``: the task
     kind (``distill.tasks``; default classification): how the rows are read, what the teacher is
-    asked and how its scores become the label distribution."""
+    asked and how its scores become the label distribution. With ``teacher.budget`` set, the
+    pipeline and ``advisor distill label`` call ``distill.active.label_active`` instead (it sits
+    above training, which it uses)."""
+    from distill.labeling.labeler import label_dataset
+
+    job = prepare(data, labels, teacher, out, gold, task=task, progress=progress, echo=echo)
+    try:
+        res = label_dataset(job.ds, job.labelset, job.model, job.out, job.cfg, dev=job.dev, echo=job.echo,
+                            gold=job.gold)
+    finally:
+        job.model.close()
+    return finish(res, job)
+
+
+@dataclass
+class LabelJob:
+    """Everything a labelling run needs, checked and loaded (:func:`prepare`)."""
+
+    ds: object
+    labelset: object
+    dev: object
+    gold: object
+    model: object
+    cfg: object
+    out: Path
+    echo: Callable[[str], None]
+
+
+def prepare(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: str | Path = "runs/label",
+            gold: GoldConfig | None = None, *, task: str | None = None, progress: bool = True,
+            echo: Callable[[str], None] | None = None) -> LabelJob:
+    """The checks, the data, the gold texts, the shots and the loaded teacher of a labelling run."""
     from distill.data.labelset import LabelSet
     from distill.data.reader import load_texts
     from distill.tasks import get_task
@@ -112,7 +144,7 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
          + (f", gold column {ds.label_column!r}" if ds.label_column else "") + f"), labels {', '.join(labelset.names)}")
 
     from distill.labeling.gate import GateConfig
-    from distill.labeling.labeler import LabelingConfig, label_dataset
+    from distill.labeling.labeler import LabelingConfig
     from distill.teachers import load_teacher
 
     model = load_teacher(t.model, labelset, **t.load_options(), shots=shot_list)
@@ -122,11 +154,13 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
                          chunk_size=max(t.batch_size * 4, 32) if local else max(t.concurrency * 8, 32),
                          seed=data.seed, progress=progress, language=t.language, task=kind.name,
                          gate=GateConfig(accept_weak=t.accept_weak_teacher, size=t.gate_size, seed=data.seed))
-    try:
-        res = label_dataset(ds, labelset, model, out, cfg, dev=dev, echo=echo, gold=gold_ds)
-    finally:
-        model.close()
-    res.teacher_kind = model.kind
+    return LabelJob(ds=ds, labelset=labelset, dev=dev, gold=gold_ds, model=model, cfg=cfg, out=out, echo=echo)
+
+
+def finish(res, job: LabelJob):
+    """The result of a labelling run, refused when the teacher abstained on everything."""
+    out = job.out
+    res.teacher_kind = job.model.kind
     s = res.report.get("sources", {})
     if res.n_rows and s.get("abstained", 0) >= res.n_rows:
         reasons = res.report.get("abstain_reasons") or {}
@@ -143,8 +177,12 @@ def labeling_lines(res, out: str | Path) -> list[str]:
     s = rep.get("sources", {})
     prompt = ("no prompt (classifier teacher)" if getattr(res, "teacher_kind", None) == "classifier"
               else f"template {res.template}")
-    lines = [f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "
-             f"{res.n_scored} scored now) -> {out / LABELS_FILE}",
+    a = rep.get("active")
+    first = (f"labelled {res.n_rows} texts ({res.n_unique} unique: {res.n_cached} from the cache, "
+             f"{res.n_scored} scored now) -> {out / LABELS_FILE}") if not a else (
+        f"labelled {res.n_rows} texts: {a['teacher_rows']} by the teacher ({a['teacher_calls']} teacher calls, "
+        f"budget {a['budget_calls']}), {a['student_rows']} by the student -> {out / LABELS_FILE}")
+    lines = [first,
              f"{prompt}, calibration {res.calibration['method']}; sources: scored {s.get('scored', 0)}, "
              f"parsed {s.get('parsed', 0)}, abstained {s.get('abstained', 0)}; mean confidence "
              f"{(rep.get('mean_confidence') or 0):.3f}"]

@@ -35,6 +35,8 @@ class LabelledRows:
     n_abstained: int = 0
     sha256: str = ""
     labelset: object = None
+    weights: np.ndarray | None = None  # per row, the row's own "weight" (1 where absent)
+    pseudo: np.ndarray | None = None  # per row, True where "source" is "student" (active distillation)
 
 
 def _load_labelset_for(labels_path: Path, labelset=None):
@@ -70,7 +72,7 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
         raise UserError(f"labels file {path} is empty")
     ls = _load_labelset_for(path, labelset)
     names = list(ls.names) if ls is not None else None
-    texts, probs, teacher, gold, ids = [], [], [], [], []
+    texts, probs, teacher, gold, ids, weights, pseudo = [], [], [], [], [], [], []
     n_lines = n_abst = n_empty = 0
     for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
@@ -129,6 +131,11 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
             n_empty += 1
             gold.pop()
             continue
+        w = row.get("weight", 1.0)
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) or not 0 <= w <= 1:
+            raise UserError(f"{path.name}: line {lineno}: 'weight' must be a number in [0, 1], got {w!r}")
+        weights.append(float(w))
+        pseudo.append(row.get("source") == "student")
         texts.append(text)
         probs.append(vec / vec.sum())
         teacher.append(names.index(label))
@@ -141,6 +148,7 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
     return LabelledRows(
         names=names, texts=texts, probs=np.stack(probs), teacher=teacher, gold=gold, ids=ids,
         n_lines=n_lines, n_abstained=n_abst, sha256=hashlib.sha256(raw).hexdigest(), labelset=ls,
+        weights=np.asarray(weights, dtype=np.float64), pseudo=np.asarray(pseudo, dtype=bool),
     )
 
 
@@ -211,7 +219,11 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
                 n_gold_used += 1
     rng = np.random.default_rng(config.seed)
     perm = rng.permutation(n)
-    n_eval = 0 if has_gold_dev else int(round(config.eval_fraction * n))
+    pseudo = rows.pseudo if rows.pseudo is not None else np.zeros(n, dtype=bool)
+    # the held-out slice is the teacher's: a student's own labels (active distillation) are no yardstick
+    perm = np.concatenate([perm[~pseudo[perm]], perm[pseudo[perm]]])
+    n_teacher = int((~pseudo).sum())
+    n_eval = 0 if has_gold_dev else int(round(config.eval_fraction * n_teacher))
     if n_eval and n - n_eval < 2:
         n_eval = 0
     eval_idx = np.sort(perm[:n_eval])
@@ -225,6 +237,8 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
             f"{conf.max():.3f}); lower it"
         )
     w = conf.copy() if config.weighting == "confidence" else np.ones(n)
+    if rows.weights is not None:
+        w = w * rows.weights  # a row's own weight (the student's labels of active distillation)
     counts = np.bincount(hard[train_idx], minlength=k).astype(np.float64)
     present = [rows.names[i] for i in range(k) if counts[i] > 0]
     if len(present) < 2:
@@ -247,6 +261,7 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
         "train_class_counts": {rows.names[i]: int(c) for i, c in enumerate(counts)},
         "class_weights": {rows.names[i]: float(c) for i, c in enumerate(cw)},
         "mean_teacher_confidence": float(conf.mean()),
+        "student_rows": int(pseudo.sum()),
     }
     return PreparedData(train_idx=train_idx, eval_idx=eval_idx, hard=hard, weights=w, confidence=conf,
                         dropped_threshold=dropped, class_weights=cw.tolist(), stats=stats)

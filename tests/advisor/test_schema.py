@@ -47,6 +47,8 @@ def _other_value(cls, f, files: dict[str, str]):
         raise AssertionError(f"no test value for {key}")
     if kind in ("path", "model"):
         return files["file"]
+    if kind == "budget":
+        return 3
     return "some_text"
 
 
@@ -78,6 +80,14 @@ def captured(monkeypatch):
             return None
 
         monkeypatch.setattr(importlib.import_module(module), attr, fake)
+    def fake_active(*args, **kwargs):  # with teacher.budget the label stage calls active distillation
+        calls["label"] = (args, kwargs)
+        import types
+
+        return types.SimpleNamespace(report={"active": {}})
+
+    monkeypatch.setattr("distill.active.label_active", fake_active)
+    monkeypatch.setattr("distill.active.active_lines", lambda summary: [])
     monkeypatch.setattr(P, "check_student", lambda cfg: None)
     monkeypatch.setattr("distill.labeling.stage.labeling_lines", lambda res, out: [], raising=False)
     monkeypatch.setattr("distill.evaluation.report.comparison_table", lambda ev: [])
