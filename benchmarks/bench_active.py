@@ -1,7 +1,7 @@
 """Active distillation benchmark: the student trained on a fully labelled pool vs active distillation
 at a budget of 10% and 25% of the teacher calls, on the same pool, the same seeds.
 
-    python benchmarks/bench_active.py --labels-file ../main/runs/demo/labels.jsonl \
+    python benchmarks/bench_active.py --labels-file runs/demo/labels.jsonl \
         --gold ../shared/data/sst2/dev.tsv --pool 2000 --seeds 0 1 2 --budgets 0.10 0.25
 
 The teacher is replayed from a labels file it already wrote for the whole pool (``runs/demo``:
@@ -61,8 +61,8 @@ def gold_accuracy(student_dir: Path, texts: list[str], gold: list[str], names: l
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--labels-file", default=str(REPO.parent / "main" / "runs" / "demo" / "labels.jsonl"))
-    ap.add_argument("--gold", default=str(REPO.parent / "shared" / "data" / "sst2" / "dev.tsv"))
+    ap.add_argument("--labels-file", default=str(REPO / "runs" / "demo" / "labels.jsonl"))
+    ap.add_argument("--gold", default=str(Path(os.environ.get("BERT_OR_GPT_SHARED", REPO.parent / "shared")) / "data" / "sst2" / "dev.tsv"))
     ap.add_argument("--pool", type=int, default=2000, help="pool texts (the first N of the labels file)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.10, 0.25])
