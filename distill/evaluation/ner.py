@@ -36,15 +36,17 @@ def _teacher_spans(path: Path, texts: list[str], required: bool):
     return [by_text[t] for t in texts]
 
 
-def evaluate_ner(run_dir, gold, *, limit: int | None = None, teacher_labels=None, batch_size: int = 32,
+def evaluate_ner(run_dir, gold, labelset, *, limit: int | None = None, teacher_labels=None, batch_size: int = 32,
                  progress: bool = True) -> dict:
+    """The entity evaluation of RUN_DIR/student (``distill.evaluation.evaluate.evaluate_run`` calls it
+    for a ``ner`` student, with the run's label set: the entity types)."""
+    from core.rundir import read_state
     from distill.data.ner import read_ner
-    from distill.evaluation.evaluate import _dir_size_mb, _optional, _student_dir, load_run_labelset
     from distill.tasks.ner import load_tagger, predict_spans
 
     run_dir = Path(run_dir)
-    student_dir = _student_dir(run_dir)
-    ls = load_run_labelset(run_dir)
+    student_dir = run_dir / "student"
+    ls = labelset
     ds = read_ner(gold, ls, limit=limit)
     if ds.gold is None:
         raise UserError(f"gold file {gold} holds no entity annotations")
@@ -57,14 +59,15 @@ def evaluate_ner(run_dir, gold, *, limit: int | None = None, teacher_labels=None
     systems = {"student": {**kind.metrics(ds.gold, [[(s["start"], s["end"], s["type"]) for s in p] for p in pred],
                                           ls.names),
                            "texts_per_second": len(ds.texts) / max(seconds, 1e-9),
-                           "size_mb": _dir_size_mb(student_dir)}}
+                           "size_mb": sum(f.stat().st_size for f in student_dir.glob("*.safetensors")) / 1e6}}
     teacher_source = None
     spans = None
     if teacher_labels is not None:
         spans = _teacher_spans(Path(teacher_labels), ds.texts, required=True)
         teacher_source = f"labels file {teacher_labels}"
     else:
-        own = Path((_optional(run_dir / "train.json") or {}).get("labels_file") or run_dir / LABELS_FILE)
+        info = read_state(run_dir / "train.json", "run file") if (run_dir / "train.json").is_file() else None
+        own = Path((info if isinstance(info, dict) else {}).get("labels_file") or run_dir / LABELS_FILE)
         if own.is_file():
             spans = _teacher_spans(own, ds.texts, required=False)
             teacher_source = f"the run's labels {own}" if spans is not None else None
