@@ -263,7 +263,7 @@ def test_span_confidence_is_the_mean_log_prob_of_the_mention_tokens(wnut_labels)
 # ---------------------------------------------------------------------------- a stub teacher
 class GoldEcho:
     """A stand-in GPT teacher that 'generates' the gold entities of the texts it knows (every
-    third one left out, one mention misspelt), with made-up log-probabilities; ``fail_after`` makes
+    third one left out, the second one misspelt), with made-up log-probabilities; ``fail_after`` makes
     it die after that many answers (a kill in the middle of labelling)."""
 
     kind = "stub"
@@ -283,7 +283,7 @@ class GoldEcho:
         for i, (s, e, t) in enumerate(self.by_text.get(text, [])):
             if i % 3 == 2:
                 continue
-            lines.append(json.dumps({"type": t, "text": text[s:e] if i != 4 else "zzz"}))
+            lines.append(json.dumps({"type": t, "text": text[s:e] if i != 1 else "zzz"}))
         answer = "\n".join(lines) or "none"
         return answer, [answer], [-0.2]
 
