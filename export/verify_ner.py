@@ -22,13 +22,13 @@ from core.rundir import LABELS_FILE
 def load_ner_eval(student_dir: Path, eval_data: str | None, limit: int):
     """(texts, gold spans or None, source): the gold file (``--eval-data``, read with the student's
     label set: the entity types) or the texts of labels.jsonl beside the student."""
+    from core.rundir import LABELSET_FILE
     from distill.data.labelset import LabelSet
     from distill.data.ner import read_ner
-    from export.verify import find_labelset
 
     if limit is not None and limit <= 0:
         raise UserError(f"--eval-limit must be positive, got {limit}")
-    ls_path = find_labelset(student_dir)
+    ls_path = next((p for p in (student_dir / LABELSET_FILE, student_dir.parent / LABELSET_FILE) if p.is_file()), None)
     ls = LabelSet.from_dict(json.loads(ls_path.read_text(encoding="utf-8"))) if ls_path else None
     if eval_data:
         if ls is None:
