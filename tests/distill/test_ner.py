@@ -370,3 +370,20 @@ def test_wnut17_end_to_end_label_resume_train_evaluate_export_predict(tmp_path, 
     assert "entities" in row
     for ent in row["entities"]:
         assert text[ent["start"]:ent["end"]] == ent["text"] and 0 < ent["confidence"] <= 1
+
+
+def test_gold_labels_make_the_supervised_reference(tmp_path, shared_data):
+    from advisor.cli import cli
+
+    out = tmp_path / "ref"
+    res = CliRunner().invoke(cli, ["gold-labels", str(shared_data / "weibo_ner" / "weiboNER_2nd_conll.dev"),
+                                   "--task", "ner", "--label-set", "weibo_ner", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = read_ner_labels(out / "labels.jsonl")
+    gold = read_ner(shared_data / "weibo_ner" / "weiboNER_2nd_conll.dev", LabelSet.from_spec("weibo_ner"))
+    assert [[s[:3] for s in sp] for sp in rows.spans] == gold.gold
+    assert all(s[3] == 1.0 for sp in rows.spans for s in sp)
+    assert json.loads((out / "teacher.json").read_text())["task"] == "ner"
+    res = CliRunner().invoke(cli, ["gold-labels", str(shared_data / "weibo_ner" / "weiboNER_2nd_conll.dev"),
+                                   "--task", "ner", "--out", str(out)])
+    assert res.exit_code == 2 and "needs --label-set" in res.output
