@@ -64,6 +64,10 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
 
     cache: dict = {}
 
+    ner = cfg["onnx_bundle"].get("task") == "ner"
+    if ner:  # entity bundles: token logits, entity F1 (export/verify_ner.py)
+        from export.verify_ner import verify_ner as verify
+
     def check() -> dict:
         tick("verify")
         return verify(stage, student, eval_set.texts, eval_set.gold, eval_set.source, atol=atol,
@@ -73,7 +77,7 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
     if res.int8 is not None:
         verification = _int8_ladder(res, stage, verification, check, assemble, tick, int8_graph)
         cfg = json.loads((stage / B.CONFIG).read_text(encoding="utf-8"))
-    if calibrate and eval_set.gold is not None:
+    if calibrate and eval_set.gold is not None and not ner:  # temperature scaling: one label per text
         tick("calibrate (temperature scaling)")
         labels = cfg["onnx_bundle"]["labels"]
         gold = np.array([labels.index(g) for g in eval_set.gold])
@@ -181,7 +185,11 @@ def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column:
     B.bundle_task(hf_cfg)  # a student of an unknown task kind fails before the slow export
     B.resolve_max_length(student, hf_cfg, c.max_length)  # a bad max_length fails before the slow export
     eval_set = None
-    if verify:  # read the eval data first: a bad file fails before the slow export
+    if verify and B.bundle_task(hf_cfg) == "ner":  # entity bundles: gold spans (export/verify_ner.py)
+        from export.verify_ner import load_ner_eval
+
+        eval_set = EvalSet(*load_ner_eval(student, str(eval_data) if eval_data else None, c.eval_limit))
+    elif verify:  # read the eval data first: a bad file fails before the slow export
         eval_set = EvalSet(*load_eval_texts(student, names, str(eval_data) if eval_data else None, text_column,
                                             label_column, labels, c.eval_limit,
                                             text_pair_column=text_pair_column))
@@ -197,7 +205,8 @@ def export_bundle(student_dir, out, config=None, *, eval_data=None, text_column:
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     work = Path(tempfile.mkdtemp(prefix="advisor-export-"))
     steps = (["export", "optimise"] + ([] if c.fp32_only else ["quantise"]) + ["bundle"] + (["verify"] if verify else [])
-             + (["calibrate"] if c.calibrate and verify and eval_set.gold is not None else []))
+             + (["calibrate"] if c.calibrate and verify and eval_set.gold is not None
+                and B.bundle_task(hf_cfg) != "ner" else []))
     bar = progress_bar(len(steps), "export", progress)
     try:
         started = []

@@ -87,9 +87,9 @@ def check_student_dir(path: str | Path) -> Path:
     if not (p / "tokenizer.json").is_file():
         raise UserError(f"{p} has no tokenizer.json (a fast tokenizer is needed for the runtime)")
     archs = cfg.get("architectures") or []
-    if archs and not any(a.endswith("ForSequenceClassification") for a in archs):
+    if archs and not any(a.endswith(("ForSequenceClassification", "ForTokenClassification")) for a in archs):
         raise UserError(
-            f"{p} holds a {archs[0]}, not a sequence-classification model; export a trained student "
+            f"{p} holds a {archs[0]}, not a sequence- or token-classification model; export a trained student "
             f"(RUN_DIR/student)"
         )
     return p
@@ -219,8 +219,12 @@ def export_student(student_dir: Path, work_dir: Path, target: str | None = "avx5
         if int8_graph not in INT8_GRAPHS:
             raise UserError(f"unknown int8 graph {int8_graph!r}; choose raw or optimized")
     tick = progress or (lambda _name: None)
-    from optimum.onnxruntime import ORTModelForSequenceClassification, ORTOptimizer
+    from optimum.onnxruntime import ORTModelForSequenceClassification, ORTModelForTokenClassification, ORTOptimizer
     from optimum.onnxruntime.configuration import OptimizationConfig
+
+    archs = json.loads((Path(student_dir) / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    ort_class = (ORTModelForTokenClassification if any(a.endswith("ForTokenClassification") for a in archs)
+                 else ORTModelForSequenceClassification)  # task ner: one tag per token
 
     _quiet()
     work_dir = Path(work_dir)
@@ -229,12 +233,12 @@ def export_student(student_dir: Path, work_dir: Path, target: str | None = "avx5
 
     tick("export to ONNX (optimum)")
     try:
-        model = ORTModelForSequenceClassification.from_pretrained(str(student_dir), export=True)
+        model = ort_class.from_pretrained(str(student_dir), export=True)
         model.save_pretrained(str(raw))
     except Exception as exc:
         raise UserError(f"ONNX export of {student_dir} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}") from None
     del model
-    steps["export"] = {"tool": "optimum.onnxruntime.ORTModelForSequenceClassification(export=True)"}
+    steps["export"] = {"tool": f"optimum.onnxruntime.{ort_class.__name__}(export=True)"}
 
     tick("graph optimisation (ORTOptimizer)")
     try:

@@ -326,8 +326,76 @@ class _Pairs(_Classification):
     pairs = True
 
 
+class _Ner:
+    """Entities (token classification): one tag per subword token (``O``, ``B-type``, ``I-type``:
+    the bundle's labels), decoded into spans of the ORIGINAL text through the tokenizer's character
+    offsets. IOB2 read as seqeval does (``I-x`` without an open ``x`` entity opens one); an entity's
+    confidence is the mean probability of its tokens' tags. The same rules as distill/tasks/ner.py
+    ``decode`` (tests/distill/test_ner.py keeps them in step)."""
+
+    tokens = True
+
+    @staticmethod
+    def probs(logits: np.ndarray, temperature: float) -> np.ndarray:
+        return _softmax(logits.astype(np.float64) / temperature)
+
+    @staticmethod
+    def spans(text: str, offsets, special, probs: np.ndarray, labels: Sequence[str]) -> list[dict]:
+        out, cur = [], None
+        ids = probs.argmax(-1)
+        for i, (a, b) in enumerate(offsets):
+            if special[i] or a >= b:
+                continue
+            tag = labels[int(ids[i])]
+            if tag == "O":
+                if cur:
+                    out.append(cur)
+                cur = None
+                continue
+            prefix, typ = tag[:1], tag[2:]
+            p = float(probs[i, ids[i]])
+            if prefix == "I" and cur is not None and cur["type"] == typ:
+                cur["end"] = int(b)
+                cur["_p"].append(p)
+                continue
+            if cur:
+                out.append(cur)
+            cur = {"start": int(a), "end": int(b), "type": typ, "_p": [p]}
+        if cur:
+            out.append(cur)
+        for sp in out:
+            ps = sp.pop("_p")
+            sp["text"] = text[sp["start"]:sp["end"]]
+            sp["confidence"] = round(sum(ps) / len(ps), 6)
+        return out
+
+    @classmethod
+    def predict(cls, bundle: "Bundle", texts: Sequence[str], batch_size: int) -> list[dict]:
+        """``{"entities": [{"start", "end", "type", "text", "confidence"}]}`` per text."""
+        texts = bundle._check_texts(texts)
+        if batch_size < 1:
+            raise BundleError("batch_size must be >= 1")
+        k = len(bundle.labels)
+        rows: list[dict] = []
+        for start in range(0, len(texts), batch_size):
+            part = texts[start:start + batch_size]
+            enc = bundle.tokenizer.encode_batch(list(part))
+            feed = {"input_ids": np.asarray([e.ids for e in enc], dtype=np.int64),
+                    "attention_mask": np.asarray([e.attention_mask for e in enc], dtype=np.int64),
+                    "token_type_ids": np.asarray([e.type_ids for e in enc], dtype=np.int64)}
+            (logits,) = bundle.session.run(["logits"], {n: feed[n] for n in bundle._inputs})
+            if logits.ndim != 3 or logits.shape[-1] != k:
+                raise BundleError(f"{bundle.model_file} gave logits of shape {tuple(logits.shape)}, not one row of "
+                                  f"{k} tag scores per token")
+            probs = cls.probs(logits, bundle.temperature)
+            for t, e, p in zip(part, enc, probs):
+                special = [s or (1 - m) for s, m in zip(e.special_tokens_mask, e.attention_mask)]
+                rows.append({"entities": cls.spans(t, e.offsets, special, p, bundle.labels)})
+        return rows
+
+
 DEFAULT_TASK = "classification"
-TASKS = {"classification": _Classification, "pairs": _Pairs}
+TASKS = {"classification": _Classification, "pairs": _Pairs, "ner": _Ner}
 # A sentence pair given as one string: the two texts joined by this character (core/pairs.py's
 # PAIR_SEP; kept here as well because this file is shipped alone). ``Bundle.predict`` also takes
 # (text, text_pair) tuples.
@@ -707,6 +775,8 @@ class Bundle:
         cascade's threshold goes to the teacher: its row then has ``"source": "teacher"`` and the
         student's answer under ``"student"``; when the teacher fails, the student's answer stays,
         with ``"source": "student"`` and the reason under ``"teacher_error"``."""
+        if getattr(self._task, "tokens", False):  # entities: spans per text (no cascade)
+            return self._task.predict(self, texts, batch_size)
         probs = self.predict_proba(texts, batch_size)
         rows = self._task.rows(probs, self.labels)
         spec = self.cascade if cascade else None

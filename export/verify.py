@@ -257,6 +257,10 @@ def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str
 
 def format_report(v: dict) -> str:
     """Human-readable lines for the terminal."""
+    if v.get("task") == "ner":  # entity bundles: export/verify_ner.py
+        from export.verify_ner import format_ner_report
+
+        return format_ner_report(v)
     lines = [f"verification on {v['n_texts']} texts ({v['eval_source']}): "
              + ("PASSED" if v["passed"] else "FAILED")]
     f = v["fp32_vs_pytorch"]
@@ -331,13 +335,19 @@ def verify_bundle(bundle_dir, student_dir=None, config=None, *, eval_data=None, 
     recorded = (info.get("student") or {}).get("path") if isinstance(info.get("student"), dict) else None
     student = check_student_dir(student_dir or recorded or "")
     require_safetensors(student, "student")
-    texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
-                                          text_column, label_column, labels, c.eval_limit,
-                                          text_pair_column=text_pair_column)
+    ner = info.get("task") == "ner"  # entity bundles: export/verify_ner.py
+    if ner:
+        from export.verify_ner import load_ner_eval, verify_ner
+
+        texts, gold, source = load_ner_eval(student, str(eval_data) if eval_data else None, c.eval_limit)
+    else:
+        texts, gold, source = load_eval_texts(student, B.label_names(cfg), str(eval_data) if eval_data else None,
+                                              text_column, label_column, labels, c.eval_limit,
+                                              text_pair_column=text_pair_column)
     bar = progress_bar(len(texts) * 3, "verify", progress)
     try:
-        verification = verify(bundle_dir, student, texts, gold, source, atol=c.atol, max_drop=c.max_drop,
-                              progress=bar.update)
+        verification = (verify_ner if ner else verify)(bundle_dir, student, texts, gold, source, atol=c.atol,
+                                                       max_drop=c.max_drop, progress=bar.update)
     except BundleError as exc:
         raise UserError(str(exc)) from None
     finally:

@@ -9,6 +9,7 @@ import pytest
 
 from core.offline import force_offline
 from bundles import bundle_fp32, bundle_int8, export_root, student_dir  # noqa: F401 (session fixtures of the export tests)
+from zh_encoder import zh_encoder  # noqa: F401 (a tiny Chinese BERT built from the data, tests/zh_encoder.py)
 
 force_offline()
 

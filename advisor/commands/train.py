@@ -58,5 +58,5 @@ def evaluate(run_dir, gold, text_column, label_column, limit, teacher_labels, qu
 
     ev = evaluate_run(run_dir, gold, text_column=text_column, label_column=label_column,
                       teacher_labels=teacher_labels, progress=not quiet, limit=limit)
-    click.echo("\n".join(comparison_table(ev)))
+    click.echo("\n".join(ev.get("table") or comparison_table(ev)))  # task ner: its own table
     click.echo(f"report: {Path(run_dir) / 'report.md'}  metrics: {Path(run_dir) / 'metrics.json'}")

@@ -22,6 +22,8 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     for stage, action in stages:
         lines.append(f"  {stage.name:9} {action}")
     labelset = LabelSet.from_spec(cfg["labels"])
+    if cfg.get("task") == "ner":  # entity files (distill.data.ner) and a generating teacher
+        return lines + _ner_plan(cfg, labelset, stages, probe_texts)
     data = section(cfg, "data").load(labelset if cfg["data"]["label_column"] else None)
     unique = list(dict.fromkeys(data.texts))
     n_gold = 0
@@ -66,6 +68,47 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
             tokens = chars / 4  # ~4 characters per token for English text
             lines.append(f"API cost estimate: ~{tokens / 1000:.0f}k prompt tokens x "
                          f"{t['price_per_1k_tokens']} per 1k = {tokens / 1000 * t['price_per_1k_tokens']:.2f}")
+    lines.append("outputs:")
+    run = Path(cfg["run_dir"])
+    for stage, action in stages:
+        if action != "off":
+            lines += [f"  {p}" for p in stage.outputs(cfg, run)]
+    return lines
+
+
+def _ner_plan(cfg: dict, labelset, stages, probe_texts: int) -> list[str]:
+    """The entity kind's plan: the pool and gold read as entity files, a generation probe."""
+    from distill.data.ner import read_ner
+    from distill.labeling.spans import SpanTeacher
+    from distill.tasks import get_task
+    from distill.teachers import load_teacher
+    from distill.teachers.prompts import SpanPrompt, detect_language
+
+    data = get_task("ner").read(section(cfg, "data"), labelset)
+    unique = list(dict.fromkeys(data.texts))
+    lines = [f"texts to label: {len(unique)} unique of {len(data.texts)} ({data.format}; entity types "
+             f"{', '.join(labelset.names)})"]
+    if cfg["gold"]["path"]:
+        g = read_ner(cfg["gold"]["path"], labelset, limit=cfg["gold"]["limit"])
+        if g.gold is None:
+            from core.errors import UserError
+
+            raise UserError(f"gold.path {cfg['gold']['path']} holds no entity annotations")
+        lines.append(f"gold: {len(g.texts)} texts, {sum(map(len, g.gold))} entities")
+    if any(s.name == "label" and a == "run" for s, a in stages):
+        t = cfg["teacher"]
+        language = t["language"] if t["language"] in ("en", "zh") else detect_language(unique)
+        teacher = load_teacher(t["model"], labelset, **section(cfg, "teacher").load_options())
+        try:
+            gen = SpanTeacher(teacher, SpanPrompt(labelset, language=language))
+            probe = unique[: max(1, min(2, probe_texts))]
+            start = time.perf_counter()
+            gen.score_each(probe, lambda i, r: None)
+            rate = len(probe) / max(time.perf_counter() - start, 1e-9)
+        finally:
+            teacher.close()
+        lines.append(f"teacher probe (generation): {rate:.2f} texts/s on {len(probe)} texts -> about "
+                     f"{len(unique) / rate / 60:.1f} min for {len(unique)} texts")
     lines.append("outputs:")
     run = Path(cfg["run_dir"])
     for stage, action in stages:

@@ -107,7 +107,7 @@ def _evaluate(cfg: dict, run: Path, echo: Echo) -> None:
     g = _gold(cfg)
     ev = evaluate_run(run, g.path, text_column=g.text_column, label_column=g.label_column, limit=g.limit,
                       text_pair_column=g.text_pair_column or (cfg["data"]["text_pair_column"] if g.path else None))
-    for line in comparison_table(ev):
+    for line in ev.get("table") or comparison_table(ev):  # task ner: its entity table
         echo(line)
     echo(f"report: {run / 'report.md'}  metrics: {run / 'metrics.json'}")
 
@@ -199,7 +199,8 @@ STAGE_LIST = (
           _files("bundle/verification.json"), enabled=lambda cfg: cfg["export"]["enabled"]),
     Stage("bench", _bench, ("bench", "teacher.model", "gold"),
           _files("bundle/model.onnx", "bundle/verification.json", TEACHER_FILE),
-          _files("bundle/bench/bench.json", "bundle/bench/bench.png"), enabled=lambda cfg: cfg["bench"]["enabled"]),
+          _files("bundle/bench/bench.json", "bundle/bench/bench.png"),
+          enabled=lambda cfg: cfg["bench"]["enabled"] and cfg["task"] != "ner"),  # bench times one label per text
 )
 assert tuple(s.name for s in STAGE_LIST) == STAGES
 

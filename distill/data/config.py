@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from core.schema import setting
+from distill.data.ner import NER_FORMATS
 
-FORMATS = ("csv", "tsv", "jsonl", "txt", "dataset")
+FORMATS = ("csv", "tsv", "jsonl", "txt", "dataset") + NER_FORMATS  # the last three: entity files (task: ner)
 
 
 @dataclass
@@ -23,7 +24,9 @@ class DataConfig:
                                            kind="str")
     label_column: str | None = setting(None, "Gold label column, used only for evaluation ('none' to ignore).",
                                        kind="str")
-    format: str | None = setting(None, "Input format when the suffix does not tell.", kind="str", choices=FORMATS)
+    format: str | None = setting(None, "Input format when the suffix does not tell (task ner: conll = token<TAB>tag "
+                                 "lines, cluener = CLUENER JSON with inclusive ends, spans = JSON lines with "
+                                 "start/end/type spans).", kind="str", choices=FORMATS)
     sep: str | None = setting(None, "TEXT<sep>LABEL lines (e.g. --sep ';', --sep tab): the last separator splits off "
                               "the label. 'none': whole lines are texts. Default: such files are detected and refused.",
                               kind="str")

@@ -369,6 +369,11 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
 
     run_dir = Path(run_dir)
     student_dir = _student_dir(run_dir)
+    if student_task(student_dir) == "ner":  # spans, not one label per text: distill.evaluation.ner
+        from distill.evaluation.ner import evaluate_ner
+
+        return evaluate_ner(run_dir, gold, load_run_labelset(run_dir), limit=limit, teacher_labels=teacher_labels,
+                            progress=progress)
     ls = load_run_labelset(run_dir)
     names = ls.names
     gold_path = Path(gold)

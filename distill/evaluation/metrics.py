@@ -86,3 +86,44 @@ def agreement(a: Sequence, b: Sequence) -> float:
     if not len(a):
         return 0.0
     return float(np.mean([x == y for x, y in zip(a, b)]))
+
+
+def entity_metrics(gold, pred, types=None) -> dict:
+    """Entity-level precision/recall/F1 with seqeval's conventions: an entity counts as found only
+    when its span AND type match exactly. ``gold``/``pred``: per text, a list of ``(start, end, type)``
+    spans (character or token offsets, the same for both). Micro figures over every entity
+    (``precision``, ``recall``, ``f1``, the main ones), their macro mean over the types, and
+    ``per_type`` (precision, recall, f1, support = gold entities). No entity anywhere: 0."""
+    if len(gold) != len(pred):
+        raise ValueError(f"gold has {len(gold)} texts but pred has {len(pred)}")
+    seen = set(types or ())
+    tp: dict[str, int] = {}
+    n_gold: dict[str, int] = {}
+    n_pred: dict[str, int] = {}
+    for g, p in zip(gold, pred):
+        gs = {tuple(s[:3]) for s in g}
+        ps = {tuple(s[:3]) for s in p}
+        for s in gs:
+            n_gold[s[2]] = n_gold.get(s[2], 0) + 1
+        for s in ps:
+            n_pred[s[2]] = n_pred.get(s[2], 0) + 1
+        for s in gs & ps:
+            tp[s[2]] = tp.get(s[2], 0) + 1
+    order = list(types or ()) + sorted((set(n_gold) | set(n_pred)) - seen)
+
+    def prf(t, g, p):
+        prec = t / p if p else 0.0
+        rec = t / g if g else 0.0
+        return prec, rec, (2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+
+    per_type = {}
+    for typ in order:
+        pr, rc, f = prf(tp.get(typ, 0), n_gold.get(typ, 0), n_pred.get(typ, 0))
+        per_type[typ] = {"precision": pr, "recall": rc, "f1": f, "support": n_gold.get(typ, 0),
+                         "predicted": n_pred.get(typ, 0)}
+    T, G, P = sum(tp.values()), sum(n_gold.values()), sum(n_pred.values())
+    pr, rc, f = prf(T, G, P)
+    with_support = [v for v in per_type.values() if v["support"] or v["predicted"]]  # seqeval: types in gold or pred
+    return {"precision": pr, "recall": rc, "f1": f, "entities_gold": G, "entities_pred": P, "entities_correct": T,
+            "macro_f1": float(np.mean([v["f1"] for v in with_support])) if with_support else 0.0,
+            "n": len(gold), "per_type": per_type}

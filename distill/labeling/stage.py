@@ -116,6 +116,8 @@ def prepare(data: DataConfig, labels, teacher: TeacherConfig | None = None, out:
     cand, shots = _check(data, teacher, out)
     labelset = labels if isinstance(labels, LabelSet) else LabelSet.from_spec(labels)
     ds = kind.read(data, labelset)
+    if kind.name == "ner":  # a generated list of spans, not scored labels: distill.labeling.spans
+        return _label_spans(ds, labelset, teacher, out, progress, echo)
     t = teacher
     dev = None
     if t.dev:
@@ -170,10 +172,37 @@ def finish(res, job: LabelJob):
     return res
 
 
+def _label_spans(ds, labelset, t: TeacherConfig, out: Path, progress: bool, echo):
+    """The entity kind's labelling (``distill.labeling.spans``): the teacher generates the mentions."""
+    from distill.labeling.spans import label_spans
+    from distill.teachers import load_teacher
+    from distill.teachers.prompts import detect_language
+
+    used = [flag for flag, on in (("--select-prompt", t.select_prompt), ("--shots-file", t.shots_file),
+                                  ("--template", t.template), ("--calibrate", t.calibrate)) if on]
+    if used:
+        raise UserError(f"{', '.join(used)}: task ner asks the teacher for a generated list of entities (one "
+                        f"prompt, no calibration); drop these options")
+    echo(f"{len(ds.texts)} texts from {ds.source} ({ds.format}"
+         + (f", {sum(map(len, ds.gold))} gold entities" if ds.gold is not None else "")
+         + f"), entity types {', '.join(labelset.names)}")
+    language = t.language if t.language in ("en", "zh") else detect_language(ds.texts)
+    model = load_teacher(t.model, labelset, **t.load_options())
+    try:
+        return label_spans(ds, labelset, model, out, language=language, progress=progress, echo=echo,
+                           chunk_size=max(t.batch_size, 1))
+    finally:
+        model.close()
+
+
 def labeling_lines(res, out: str | Path) -> list[str]:
     """What a labelling run did, in the lines the commands print."""
     out = Path(out)
     rep = res.report
+    if rep.get("task") == "ner":
+        from distill.labeling.spans import span_lines
+
+        return span_lines(res, out)
     s = rep.get("sources", {})
     prompt = ("no prompt (classifier teacher)" if getattr(res, "teacher_kind", None) == "classifier"
               else f"template {res.template}")

@@ -121,6 +121,9 @@ class LlamaCppTeacher(Teacher):
                 "runtime": f"llama-cpp-python {getattr(self._L, '__version__', '?')}"}
 
     def close(self) -> None:
+        gen, self._gen = getattr(self, "_gen", None), None
+        if gen is not None and hasattr(gen, "close"):
+            gen.close()
         tp, self._threadpool = getattr(self, "_threadpool", None), None
         if tp and getattr(self, "ctx", None) is not None:
             self._L.llama_detach_threadpool(self.ctx.ctx) if hasattr(self._L, "llama_detach_threadpool") else None
@@ -134,6 +137,29 @@ class LlamaCppTeacher(Teacher):
             setattr(self, obj, None)
         if tp:
             tp[0].ggml_threadpool_free(tp[1])
+
+    # ------------------------------------------------------------------ generation (task ner)
+    def generate(self, text: str, max_tokens: int = 256) -> tuple[str, list[str], list[float] | None]:
+        """The greedy (temperature 0) answer to the current prompt for ``text``: (answer, its tokens'
+        strings, their log-probabilities). Runs llama.cpp's ``create_completion`` on a second,
+        generation-only context of the same GGUF (opened on first use; ``logits_all`` for the
+        log-probabilities)."""
+        if getattr(self, "_gen", None) is None:
+            from llama_cpp import Llama
+
+            try:
+                self._gen = Llama(model_path=str(self.path), n_ctx=min(self.n_ctx, 4096), n_threads=self.threads,
+                                  logits_all=True, verbose=False)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise UserError(f"cannot open {self.path} for generation with llama.cpp: {first_line(exc)[:300]}") from None
+        prompt = self._render(text)
+        out = self._gen.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, top_k=1, logprobs=1,
+                                          stop=["\n\n\n"])
+        choice = out["choices"][0]
+        lp = choice.get("logprobs") or {}
+        tokens = [str(t) for t in lp.get("tokens") or []]
+        logprobs = [None if v is None else float(v) for v in lp.get("token_logprobs") or []]
+        return choice.get("text") or "", tokens, (logprobs if tokens else None)
 
     # ------------------------------------------------------------------ prompt -> token ids
     def _render(self, text: str) -> str:

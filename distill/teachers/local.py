@@ -137,6 +137,26 @@ class LocalTeacher(Teacher):
             raise UserError(f"teacher {self.source} has no chat template; use a completion template (e.g. --template field)")
         return self.tokenizer.apply_chat_template(p.messages(text), tokenize=False, add_generation_prompt=True)
 
+    def generate(self, text: str, max_tokens: int = 256) -> tuple[str, list[str], list[float]]:
+        """The greedy answer (transformers ``generate``, ``output_scores``): (answer, its tokens'
+        strings, their log-probabilities)."""
+        torch = self.torch
+        ids = self.tokenizer(self._render(text), return_tensors="pt", add_special_tokens=False)
+        ids = {k: v.to(self.model.device) for k, v in ids.items()}
+        with torch.inference_mode():
+            out = self.model.generate(**ids, max_new_tokens=max_tokens, do_sample=False, output_scores=True,
+                                      return_dict_in_generate=True, pad_token_id=self.tokenizer.eos_token_id)
+            scores = self.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
+        new = out.sequences[0, ids["input_ids"].shape[1]:].tolist()
+        lps = [float(x) for x in scores[0].tolist()]
+        eos = self.tokenizer.eos_token_id
+        if eos in new:
+            cut = new.index(eos)
+            new, lps = new[:cut], lps[:cut]
+        tokens = [self.tokenizer.decode(new[:i + 1]) for i in range(len(new))]
+        pieces = [b[len(a):] if b.startswith(a) else b for a, b in zip([""] + tokens[:-1], tokens)]
+        return (tokens[-1] if tokens else ""), pieces, lps
+
     def _split(self) -> str:
         """The shared prefix string of every rendered prompt, cut after its last newline."""
         a, b = self._render("\x01a"), self._render("\x02b")

@@ -400,3 +400,74 @@ class Calibrator:
         p = np.asarray(probs, dtype=np.float64)
         ref = p.mean(axis=0)
         return cls("pool-mean", ref / ref.sum(), [f"<mean of {len(p)} pool texts>"])
+
+
+SPAN_TEMPLATE = "spans"
+
+
+@dataclass
+class SpanPrompt:
+    """The entity (``task: ner``) teacher's prompt: a chat asking for every entity of the text, one
+    JSON object per line, ``{"type": ..., "text": ...}`` with ``text`` copied verbatim from the input
+    and ``type`` one of the label set's names (the types are listed with their descriptions). The
+    answer is generated (temperature 0) and read by :func:`parse_span_answer`; English or Chinese."""
+
+    labelset: LabelSet
+    language: str = "en"
+    max_chars: int = 2000
+    template: str = SPAN_TEMPLATE
+    shots: tuple = ()
+
+    def __post_init__(self) -> None:
+        if self.language not in ("en", "zh"):
+            raise UserError(f"unknown prompt language {self.language!r}; choose from en, zh")
+        self.shots = tuple(self.shots)
+
+    @property
+    def is_chat(self) -> bool:
+        return True
+
+    @property
+    def zh(self) -> bool:
+        return self.language == "zh"
+
+    def _types(self) -> str:
+        return "\n".join(f"- {lab.name}" + (f": {lab.description}" if lab.description else "")
+                         for lab in self.labelset.labels)
+
+    def _system(self) -> str:
+        if self.zh:
+            return ("你是命名实体识别标注员。找出文本中的每个实体，每行输出一个 JSON 对象："
+                    '{"type": 类型, "text": 原文中的实体}。类型只能是：\n' + self._types()
+                    + "\ntext 必须逐字复制原文。没有实体时输出 none。不要输出其他内容。")
+        task = f" ({self.labelset.task})" if self.labelset.task else ""
+        return ("You are a named-entity annotator" + task + ". List every entity in the text, one JSON object "
+                'per line: {"type": TYPE, "text": MENTION}. TYPE is one of:\n' + self._types()
+                + "\nMENTION is copied exactly from the text. If there is no entity, answer none. Answer "
+                  "nothing else.")
+
+    def _clip(self, text: str) -> str:
+        text = str(text)
+        return text if len(text) <= self.max_chars else text[: self.max_chars] + "..."
+
+    def messages(self, text: str) -> list[dict]:
+        user = ("文本：" if self.zh else "Text: ") + self._clip(text)
+        return [{"role": "system", "content": self._system()}, {"role": "user", "content": user}]
+
+    def render(self, text: str) -> str:
+        """A completion-style rendering, for backends without a chat template."""
+        return self._system() + "\n\n" + self.messages(text)[1]["content"] + "\n\n" + ("实体：\n" if self.zh else
+                                                                                     "Entities:\n")
+
+    def to_dict(self) -> dict:
+        return {"template": self.template, "style": "chat", "task": "ner", "labels": self.labelset.names,
+                "descriptions": [lab.description for lab in self.labelset.labels], "max_chars": self.max_chars,
+                "system": self._system(), **({"language": self.language} if self.language != "en" else {})}
+
+    def example(self, text: str = "<text>") -> str:
+        return "\n".join(f"[{m['role']}] {m['content']}" for m in self.messages(text)) + "\n[assistant] <entities>"
+
+    @property
+    def hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -176,6 +176,26 @@ class ServerTeacher(Teacher):
                 "concurrency": self.concurrency, "timeout": self.timeout, "max_retries": self.max_retries,
                 "top_logprobs": self.top_logprobs, "stats": dict(self.stats)}
 
+    # ------------------------------------------------------------------------------ generation (task ner)
+    def generate(self, text: str, max_tokens: int = 256) -> tuple[str, list[str], list[float] | None]:
+        """The server's greedy answer (``/chat/completions``, temperature 0, ``logprobs``): (answer,
+        its tokens, their log-probabilities; None when the server sends none)."""
+        body = {"model": self.server_model, "temperature": 0, "messages": self.prompt.messages(text),
+                "max_tokens": max_tokens, "logprobs": True}
+        obj = self._request("POST", "/chat/completions", body)
+        try:
+            choice = obj["choices"][0]
+            answer = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise UserError(f"the server at {self.public_url} answered /chat/completions without a message") from None
+        content = ((choice.get("logprobs") or {}).get("content")) if isinstance(choice, dict) else None
+        if isinstance(content, list) and content and all(isinstance(c, dict) for c in content):
+            tokens = [str(c.get("token", "")) for c in content]
+            lps = [float(c["logprob"]) if isinstance(c.get("logprob"), (int, float)) else None for c in content]
+            if "".join(tokens) == answer:
+                return answer, tokens, lps
+        return answer, [], None
+
     # ------------------------------------------------------------------------------ scoring
     def _payload(self, text: str, n_logprobs: int | None = None) -> tuple[str, dict]:
         p = self.prompt

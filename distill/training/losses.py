@@ -51,3 +51,21 @@ def distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor,
     loss = (w * per_example).sum() / denom
     parts = {"kl": (w * kl).sum().detach() / denom, "ce": (w * ce).sum().detach() / denom}
     return loss, parts
+
+
+def token_distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, labels: torch.Tensor,
+                            weights: torch.Tensor | None = None, temperature: float = 2.0, alpha: float = 0.5):
+    """The distillation loss per TOKEN (token classification, NER): ``student_logits`` (B, T, k),
+    ``teacher_probs`` (B, T, k) soft tag targets, ``labels`` (B, T) hard tags with -100 on the tokens
+    that carry no tag (special tokens, padding). Every tagged token is one example of
+    :func:`distillation_loss`; ``weights`` (B,) weigh a text's tokens. Returns ``(loss, parts)``."""
+    mask = labels != -100
+    k = student_logits.shape[-1]
+    if not bool(mask.any()):
+        zero = student_logits.sum() * 0.0
+        return zero, {"kl": zero.detach(), "ce": zero.detach()}
+    w = None
+    if weights is not None:
+        w = weights.to(student_logits.device).float()[:, None].expand_as(labels)[mask]
+    return distillation_loss(student_logits[mask].reshape(-1, k), teacher_probs[mask].reshape(-1, k),
+                             labels[mask], w, temperature=temperature, alpha=alpha)

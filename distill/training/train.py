@@ -99,13 +99,23 @@ def _train_student(
     kind = get_task(task)
     config = (config or DistillationConfig()).validate()
     out = Path(out)
-    rows = read_labels(labels, labelset=labelset)
-    check_labels_task(labels, kind)
-    dev = _read_gold_dev(rows, gold_dev, gold_text_column, gold_label_column, kind)
-    prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
+    own = getattr(kind, "training_rows", None)  # a kind whose labels are not one distribution per text (ner)
+    if own is not None:
+        check_labels_task(labels, kind)
+        rows, prep, dev = own(labels, labelset, config, gold_dev)
+    else:
+        rows = read_labels(labels, labelset=labelset)
+        check_labels_task(labels, kind)
+        dev = _read_gold_dev(rows, gold_dev, gold_text_column, gold_label_column, kind)
+        prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
     set_seed(config.seed)
     model, tok, student_path = kind.load_student(student, rows.names, layers=config.layers)
-    train_ds, eval_ds = _datasets(kind, tok, rows, prep, dev, config)
+    if own is not None:
+        train_ds, eval_ds = kind.datasets(tok, rows, prep, dev, config)
+        collator = kind.collator(tok)
+    else:
+        train_ds, eval_ds = _datasets(kind, tok, rows, prep, dev, config)
+        collator = Collator(tok)
 
     ckpt_dir = out / CHECKPOINTS
     meta = {"labels_sha256": rows.sha256, "config_fingerprint": config.fingerprint(),
@@ -116,7 +126,7 @@ def _train_student(
 
     finite = FiniteLossCallback()
     trainer = _make_trainer(kind, model, tok, train_ds, eval_ds, ckpt_dir, config, progress,
-                            [*(callbacks or []), finite], stop_after_steps)
+                            [*(callbacks or []), finite], stop_after_steps, collator)
     t0 = time.time()
     result = trainer.train(resume_from_checkpoint=resume_from)
     summary = _summary(kind, labels, rows, student_path, config, prep, dev, gold_dev, eval_ds, resume_from,
@@ -269,7 +279,7 @@ def _training_arguments(ckpt_dir: Path, config: DistillationConfig, n_train: int
 
 
 def _make_trainer(kind, model, tok, train_ds, eval_ds, ckpt_dir: Path, config: DistillationConfig, progress: bool,
-                  callbacks: list, stop_after_steps: int | None):
+                  callbacks: list, stop_after_steps: int | None, collator=None):
     """The task kind's Trainer (its loss) with the arguments, the data and the callbacks."""
     from transformers import EarlyStoppingCallback
 
@@ -282,7 +292,7 @@ def _make_trainer(kind, model, tok, train_ds, eval_ds, ckpt_dir: Path, config: D
         cbs.append(StopAfterStepsCallback(stop_after_steps))
     trainer_cls, loss_options = kind.trainer(config)
     trainer = trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                          data_collator=Collator(tok), compute_metrics=kind.training_metrics if has_eval else None,
+                          data_collator=collator or Collator(tok), compute_metrics=kind.training_metrics if has_eval else None,
                           callbacks=cbs, **loss_options)
     if not progress:  # --quiet: no per-step log dicts either
         from transformers.trainer_callback import PrinterCallback

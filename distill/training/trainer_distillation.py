@@ -27,3 +27,25 @@ class DistillationTrainer(StudentTrainer):
         loss, _ = distillation_loss(outputs.logits, teacher_probs, labels, weights,
                                     temperature=self.temperature, alpha=self.alpha)
         return (loss, outputs) if return_outputs else loss
+
+
+class TokenDistillationTrainer(StudentTrainer):
+    """Token classification (NER): :func:`distill.training.losses.token_distillation_loss`, the
+    distillation loss on every tagged token (``alpha`` 0: cross-entropy on the hard tags only)."""
+
+    def __init__(self, *args, temperature: float = 2.0, alpha: float = 0.5, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        from distill.training.losses import token_distillation_loss
+
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        teacher_probs = inputs.pop("teacher_probs")
+        weights = inputs.pop("weights", None)
+        outputs = model(**inputs)
+        loss, _ = token_distillation_loss(outputs.logits, teacher_probs, labels, weights,
+                                          temperature=self.temperature, alpha=self.alpha)
+        return (loss, outputs) if return_outputs else loss

@@ -27,7 +27,7 @@ def test_registry_has_classification_as_the_default():
     assert isinstance(kind, ClassificationTask) and get_task(None) is kind and get_task(kind) is kind
 
 
-@pytest.mark.parametrize("name", ["ner", "", "Classification", 3, "x" * 500])
+@pytest.mark.parametrize("name", ["summarise", "", "Classification", 3, "x" * 500])
 def test_an_unknown_kind_is_a_one_line_user_error_naming_the_known_ones(name):
     with pytest.raises(UserError) as ei:
         get_task(name)
@@ -73,10 +73,10 @@ def test_task_setting_validates_in_the_callers_terms():
     from distill.tasks.config import TaskConfig
 
     assert check_settings(TaskConfig()).task == "classification"
-    with pytest.raises(UserError, match=r"^--task: expected one of classification, pairs, got 'ner'"):
-        check_settings(TaskConfig(task="ner"))
+    with pytest.raises(UserError, match=rf"^--task: expected one of {', '.join(task_names())}, got 'summarise'"):
+        check_settings(TaskConfig(task="summarise"))
     with pytest.raises(UserError, match=r"^config: task: expected one of classification"):
-        check_settings(TaskConfig(task="ner"), cli=False)
+        check_settings(TaskConfig(task="summarise"), cli=False)
 
 
 def test_task_is_a_top_level_config_key(tmp_path):
@@ -88,8 +88,8 @@ def test_task_is_a_top_level_config_key(tmp_path):
     assert parse_config(base, tmp_path)["task"] == "classification"
     assert parse_config({**base, "task": "classification"}, tmp_path)["task"] == "classification"
     assert parse_config({**base, "task": None}, tmp_path)["task"] == "classification"
-    with pytest.raises(UserError, match=r"^config: task: expected one of classification, pairs, got 'ner'$"):
-        parse_config({**base, "task": "ner"}, tmp_path)
+    with pytest.raises(UserError, match=rf"^config: task: expected one of {', '.join(task_names())}, got 'summarise'$"):
+        parse_config({**base, "task": "summarise"}, tmp_path)
     with pytest.raises(UserError, match="unknown key 'training.task'"):
         parse_config({**base, "training": {"task": "classification"}}, tmp_path)
 
@@ -97,11 +97,11 @@ def test_task_is_a_top_level_config_key(tmp_path):
 @pytest.mark.parametrize("command", [["distill", "train", "--labels", "l.jsonl", "--out", "o"],
                                      ["distill", "label", "--data", "d.csv", "--labels", "sst2", "--out", "o"]])
 def test_cli_task_flag_refuses_an_unknown_kind(command, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "advisor.cli", *command, "--task", "ner"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "advisor.cli", *command, "--task", "summarise"], capture_output=True,
                           text=True, cwd=tmp_path, timeout=120, env=_env())
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "'ner'" in lines[0] and "classification" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "'summarise'" in lines[0] and "classification" in lines[0]
     assert not (tmp_path / "o").exists()
 
 
@@ -110,10 +110,10 @@ def test_library_calls_refuse_an_unknown_kind_before_any_work(tmp_path):
     from distill.labeling.stage import label
     from distill.training.api import train_student
 
-    with pytest.raises(UserError, match="unknown task kind 'ner'"):
-        label(DataConfig(path=str(tmp_path / "missing.csv")), "sst2", out=tmp_path / "o", task="ner")
-    with pytest.raises(UserError, match="unknown task kind 'ner'"):
-        train_student(tmp_path / "missing.jsonl", tmp_path / "o", task="ner")
+    with pytest.raises(UserError, match="unknown task kind 'summarise'"):
+        label(DataConfig(path=str(tmp_path / "missing.csv")), "sst2", out=tmp_path / "o", task="summarise")
+    with pytest.raises(UserError, match="unknown task kind 'summarise'"):
+        train_student(tmp_path / "missing.jsonl", tmp_path / "o", task="summarise")
     assert not (tmp_path / "o").exists()
 
 
@@ -197,8 +197,8 @@ def test_runtime_task_field_is_checked():
 
     assert "task" not in _check_info(_info(), Path("config.json"))  # absent: classification
     _check_info(_info(task="classification"), Path("config.json"))
-    for bad in ("ner", 3, None):
-        with pytest.raises(BundleError, match="onnx_bundle.task .* is not a task this runtime knows \\(classification, pairs\\)"):
+    for bad in ("summarise", 3, None):
+        with pytest.raises(BundleError, match="onnx_bundle.task .* is not a task this runtime knows \\(classification, pairs"):
             _check_info(_info(task=bad), Path("config.json"))
 
 
