@@ -1,11 +1,11 @@
 """What to run after a recommendation, for every outcome and task kind.
 
-The toolkit distils text classifiers and sentence-pair classifiers (``advisor distill``, task kinds
-``classification`` and ``pairs``); for them the next steps are commands that run as printed (a
-complete ``distill.yaml`` of the right task kind for distill, hybrid and the sentence-pair bert
-route, the ``gold-labels`` + ``distill train`` fine-tuning route for classification under bert).
-For what the toolkit does not train (generation, retrieval, extractive QA, NER) the steps are
-honest pointers (``kind: pointer``) to the tools to use instead. Paths the user did not give are
+The toolkit distils text classifiers, sentence-pair classifiers and entity taggers (``advisor
+distill``, task kinds ``classification``, ``pairs`` and ``ner``); for them the next steps are
+commands that run as printed (a complete ``distill.yaml`` of the right task kind for distill,
+hybrid and the sentence-pair bert route, the ``gold-labels`` + ``distill train`` fine-tuning route
+for classification under bert). For what the toolkit does not train (generation, retrieval,
+extractive QA, open-schema extraction written out as text) the steps are honest pointers (``kind: pointer``) to the tools to use instead. Paths the user did not give are
 placeholders (``my_texts.csv``, ``my_gold.csv``) named as such.
 """
 
@@ -18,7 +18,10 @@ PLACEHOLDER_GOLD = "my_gold.csv"
 PLACEHOLDER_LABELS = ("label_a", "label_b")
 GENERATIVE = ("generation", "dialogue", "summarization", "translation", "reasoning")
 # the questionnaire's task -> the toolkit's task kind (distill/tasks) whose config the next steps print
-CONFIG_KIND = {"classification": "classification", "matching": "pairs"}
+CONFIG_KIND = {"classification": "classification", "matching": "pairs", "extraction": "ner"}
+# an entity task reads JSON lines: {"text": ...} to label, {"text": ..., "spans": [{start, end, type}]} as gold
+NER_DATA, NER_GOLD = "my_texts.jsonl", "my_gold.jsonl"
+PLACEHOLDER_TYPES = ("type_a", "type_b")
 
 T = {
     "en": {
@@ -32,7 +35,7 @@ T = {
         "llm_check": "score an LLM's prompt on your gold set (accuracy, confusion matrix)",
         "save": "Save this as {name} (every default is commented), then run the commands above:",
         "placeholders": "Placeholders to replace: {items}.",
-        "p_ner": "NER / span extraction is not a task kind of this toolkit yet: fine-tune a token-classification encoder with transformers (AutoModelForTokenClassification; examples/pytorch/token-classification/run_ner.py) on your labelled spans",
+        "p_ner": "entities as tagged spans are the toolkit's task kind ner (examples/wnut17.yaml): with gold spans only, turn them into labels with `advisor gold-labels GOLD --task ner --label-set TYPES --out RUN` and train with `advisor distill train --labels RUN/labels.jsonl --task ner --alpha 0 --out RUN`; open-schema extraction written out as text is a job for a generator",
         "p_qa": "extractive QA is not a task kind of this toolkit: fine-tune an encoder for question answering with transformers (AutoModelForQuestionAnswering; examples/pytorch/question-answering/run_qa.py)",
         "p_retrieval": "retrieval / ranking is not trained by this toolkit: embed queries and documents with a sentence encoder (sentence-transformers; the embedded all-MiniLM-L6-v2 works out of the box) and rank by cosine similarity; fine-tune a cross-encoder re-ranker with sentence-transformers when you have labelled pairs",
         "p_pair": "the config above distils a cross-encoder ([CLS] A [SEP] B) from an LLM teacher's labels of your unlabelled pairs (task: pairs); without any classifier, compare sentence embeddings (all-MiniLM-L6-v2) by cosine similarity",
@@ -43,7 +46,7 @@ T = {
         "p_time_server": "time your own LLM server: advisor recommend ... --measure --teacher http://HOST:PORT/v1",
         "p_gen_stage": "generation stage: serve an open-weight LLM (vLLM, llama.cpp server, Ollama) behind the BERT stage; only the texts the BERT passes on reach it",
         "p_rag_stage": "retrieval stage: embed your documents with a sentence encoder (sentence-transformers; the embedded all-MiniLM-L6-v2) and retrieve by cosine similarity; this toolkit does not train retrievers",
-        "p_distill_other": "distillation in this toolkit trains text and sentence-pair classifiers; for {task}, prompt your GPT teacher to write the spans/answers as JSON and fine-tune the matching encoder (see the pointer below) on them",
+        "p_distill_other": "distillation in this toolkit trains text and sentence-pair classifiers and entity taggers; for {task}, prompt your GPT teacher to write the spans/answers as JSON and fine-tune the matching encoder (see the pointer below) on them",
         "p_student_lang": "the default student (all-MiniLM-L6-v2) is English; for {lang} texts set student.model / --student to a local {lang} encoder directory (see the model list)",
     },
     "zh": {
@@ -57,7 +60,7 @@ T = {
         "llm_check": "在金标数据上评估大模型提示词（准确率、混淆矩阵）",
         "save": "将以下内容保存为 {name}（每个默认值都有注释），然后运行上面的命令：",
         "placeholders": "需要替换的占位符：{items}。",
-        "p_ner": "本工具尚不支持 NER/片段抽取任务：用 transformers 微调 token 分类编码器（AutoModelForTokenClassification；examples/pytorch/token-classification/run_ner.py）",
+        "p_ner": "以文本片段标注的实体是本工具的 ner 任务类型（examples/wnut17.yaml）：只有金标片段时，用 `advisor gold-labels GOLD --task ner --label-set TYPES --out RUN` 转换，再用 `advisor distill train --labels RUN/labels.jsonl --task ner --alpha 0 --out RUN` 训练；以文本形式输出的开放模式抽取应交给生成模型",
         "p_qa": "本工具不支持抽取式问答：用 transformers 微调问答编码器（AutoModelForQuestionAnswering；examples/pytorch/question-answering/run_qa.py）",
         "p_retrieval": "本工具不训练检索/排序模型：用句向量编码器（sentence-transformers；内置的 all-MiniLM-L6-v2 可直接使用）对查询和文档编码并按余弦相似度排序；有成对标注时用 sentence-transformers 微调交叉编码器重排序",
         "p_pair": "上面的配置用大模型教师对未标注句对的标注蒸馏出交叉编码器（[CLS] A [SEP] B，task: pairs）；若不需要分类器，可用句向量（all-MiniLM-L6-v2）的余弦相似度比较",
@@ -68,7 +71,7 @@ T = {
         "p_time_server": "实测你自己的大模型服务：advisor recommend ... --measure --teacher http://HOST:PORT/v1",
         "p_gen_stage": "生成阶段：在 BERT 阶段之后部署开源权重大模型（vLLM、llama.cpp server、Ollama）；只有 BERT 放行的文本才会到达它",
         "p_rag_stage": "检索阶段：用句向量编码器（sentence-transformers；内置的 all-MiniLM-L6-v2）对文档编码并按余弦相似度检索；本工具不训练检索模型",
-        "p_distill_other": "本工具的蒸馏只训练文本分类器和句对分类器；对于 {task}，请让 GPT 教师模型以 JSON 输出片段/答案，再据此微调相应的编码器（见下方指引）",
+        "p_distill_other": "本工具的蒸馏训练文本分类器、句对分类器和实体标注器；对于 {task}，请让 GPT 教师模型以 JSON 输出片段/答案，再据此微调相应的编码器（见下方指引）",
         "p_student_lang": "默认学生模型（all-MiniLM-L6-v2）是英文模型；{lang}文本请把 student.model / --student 设为本地的{lang}编码器目录（见模型列表）",
     },
 }
@@ -81,6 +84,10 @@ CONFIG_COMMENTS = {
         "data_ph": "your UNLABELLED texts, one per row (placeholder: replace with your file)",
         "text_column": "the column holding the text",
         "text_pair_column": "the column holding the second text of each pair",
+        "ner_data": "your UNLABELLED texts as JSON lines {\"text\": ...} (placeholder: replace with your file)",
+        "ner_gold": "a few hundred HAND-annotated texts as JSON lines {\"text\": ..., \"spans\": [{\"start\", \"end\", \"type\"}]} (character offsets, end exclusive; placeholder: replace with your file)",
+        "ner_format": "spans: JSON lines; conll (token<TAB>tag) and cluener are read too",
+        "ner_types": "your entity types (placeholder: replace with yours)",
         "task": "the task kind: {kind} (docs/dev/task-kinds.md)",
         "labels": "your label names, in order (placeholder: replace with yours)",
         "labels_given": "your label names, in order",
@@ -112,6 +119,10 @@ CONFIG_COMMENTS = {
         "data_ph": "你的未标注文本，每行一条（占位符：请换成你的文件）",
         "text_column": "存放文本的列",
         "text_pair_column": "存放句对中第二个文本的列",
+        "ner_data": "你的未标注文本，JSON Lines 格式 {\"text\": ...}（占位符：请换成你的文件）",
+        "ner_gold": "几百条人工标注的文本，JSON Lines 格式 {\"text\": ..., \"spans\": [{\"start\", \"end\", \"type\"}]}（字符偏移，end 不含；占位符：请换成你的文件）",
+        "ner_format": "spans：JSON Lines；也可读 conll（token<TAB>tag）和 cluener 格式",
+        "ner_types": "你的实体类型（占位符：请换成你的类型）",
         "task": "任务类型：{kind}（见 docs/dev/task-kinds.md）",
         "labels": "你的标签名称，按顺序（占位符：请换成你的标签）",
         "labels_given": "你的标签名称，按顺序",
@@ -184,6 +195,8 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
     names = [x.strip() for x in labels.split(",")] if labels else list(PLACEHOLDER_LABELS)
     teacher = inputs.get("teacher")
     pair = [f"  text_pair_column: text_pair  # {c['text_pair_column']}"] if kind == "pairs" else []
+    if kind == "ner":
+        return _ner_config(rec, lang, inputs, evidence, run_dir)
     lines = [f"# {c['head']}",
              f"run_dir: {_q(run_dir)}  # {c['run_dir']}",
              *([f"task: {kind}  # " + c["task"].format(kind=kind)] if kind != "classification" else []),
@@ -215,6 +228,36 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
                   ("auto: this machine's CPU (avx512_vnni / avx2 / arm64)" if lang == "en" else "auto：本机 CPU（avx512_vnni / avx2 / arm64）")),
               f"bench:  # {c['bench']}",
               f"  enabled: true  # {c['bench_enabled']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _ner_config(rec: Recommendation, lang: str, inputs: dict, evidence: dict | None, run_dir: str) -> str:
+    """The config of an entity task (task: ner): JSON-lines texts to label and gold spans."""
+    c = CONFIG_COMMENTS[lang]
+    layers, why = student_layers(rec, evidence, lang)
+    labels = inputs.get("label_set")
+    names = [x.strip() for x in labels.split(",")] if labels else list(PLACEHOLDER_TYPES)
+    teacher = inputs.get("teacher")
+    lines = [f"# {c['head']}",
+             f"run_dir: {_q(run_dir)}  # {c['run_dir']}",
+             "task: ner  # " + c["task"].format(kind="ner"),
+             f"data:  # {c['data_section']}",
+             f"  path: {_q(inputs.get('data') or NER_DATA)}  # {c['data'] if inputs.get('data') else c['ner_data']}",
+             f"  format: spans  # {c['ner_format']}",
+             f"labels: [{', '.join(_q(n) for n in names)}]  # {c['labels_given'] if labels else c['ner_types']}",
+             f"teacher:  # {c['teacher']}",
+             f"  model: {_q(teacher) if teacher else 'default'}  # {c['teacher_given'] if teacher else c['teacher_default']}"]
+    if inputs.get("server_model"):
+        lines.append(f"  server_model: {_q(inputs['server_model'])}")
+    lines += [f"student:  # {c['student']}",
+              f"  model: null  # {c['student_model']}",
+              f"  layers: {layers}  # {c['layers'].format(why=why)}",
+              f"gold:  # {c['gold_section']}",
+              f"  path: {_q(inputs.get('gold') or NER_GOLD)}  # {c['gold'] if inputs.get('gold') else c['ner_gold']}",
+              f"export:  # {c['export']}",
+              "  target: auto  # " + c["target"].format(
+                  why="auto: this machine's CPU (avx512_vnni / avx2 / arm64)" if lang == "en" else
+                  "auto：本机 CPU（avx512_vnni / avx2 / arm64）")]
     return "\n".join(lines) + "\n"
 
 
@@ -264,16 +307,20 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
                       "intro": t["save"].format(name=name)})
         steps.append(_cmd(f"advisor distill run {name} --dry-run", t["dry"]))
         steps.append(_cmd(f"advisor distill run {name}", t["run"]))
+        ner = kind == "ner"
         if not inputs.get("data"):
-            placeholders.append(PLACEHOLDER_DATA)
+            placeholders.append(NER_DATA if ner else PLACEHOLDER_DATA)
         if not inputs.get("gold"):
-            placeholders.append(PLACEHOLDER_GOLD)
+            placeholders.append(NER_GOLD if ner else PLACEHOLDER_GOLD)
         if not inputs.get("label_set"):
-            placeholders.append(f"labels {', '.join(PLACEHOLDER_LABELS)}")
+            placeholders.append(f"labels {', '.join(PLACEHOLDER_TYPES if ner else PLACEHOLDER_LABELS)}")
 
+    tags_entities = task == "extraction" and not a.values.get("generative_extraction")
     if o == "distill":
         if trains_classifier:
             config_steps("distill.yaml", "runs/distill")
+        elif tags_entities:  # entities tagged as spans: an entity tagger distilled from the teacher's spans
+            config_steps("distill.yaml", "runs/entities", CONFIG_KIND[task])
         else:
             steps.append(_ptr(t["p_distill_other"].format(task=a.book.questions["task"].choice_label(task, lang))))
             if _task_pointer(task, t):

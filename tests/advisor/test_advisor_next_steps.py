@@ -185,10 +185,18 @@ def test_gold_labels_command(tmp_path):
 
 KIND_SCENARIOS = [  # (flags, the task kind of the printed config)
     (["--task", "matching", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0"], "pairs"),
+    (["--task", "extraction", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0"], "ner"),
 ]
 
 
 def _kind_placeholders(root: Path, kind: str) -> None:
+    if kind == "ner":
+        rows = [{"text": f"Alice met Bob in Paris on day {i}", "spans": [{"start": 0, "end": 5, "type": "type_a"},
+                                                                      {"start": 17, "end": 22, "type": "type_b"}]}
+                for i in range(12)]
+        for name in ("my_texts.jsonl", "my_gold.jsonl"):
+            (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return None
     if kind != "pairs":
         return _placeholders(root)
     rows = [("text", "text_pair", "label")] + [(f"the film was good, take {i}", f"the movie was {'good' if i % 2 else 'bad'}",
@@ -210,7 +218,9 @@ def test_the_printed_config_has_the_task_kind(tmp_path, flags, kind):
     assert parsed["task"] == kind
     if kind == "pairs":
         assert parsed["data"]["text_pair_column"] == "text_pair" and parsed["gold"]["text_pair_column"] == "text_pair"
-        assert not any("not a task kind" in s.get("text", "") for s in out["next"]["steps"])
+    if kind == "ner":
+        assert parsed["data"]["format"] == "spans" and parsed["labels"] == "type_a,type_b"
+    assert not any("not a task kind" in s.get("text", "") for s in out["next"]["steps"])
 
 
 @pytest.mark.slow
