@@ -57,6 +57,9 @@ class ActiveConfig:
 
     rounds: int = 4  # labelling rounds (the seed sample is the first)
     epochs: float | None = 1.0  # epochs of each round's student (None: the training config's)
+    # ...but at least this many optimiser steps: one epoch over a first round of 125 texts is 4 steps,
+    # and such students stayed at chance on SST-2 (49-51% in rounds 1-3, docs/benchmarks.md section 6)
+    min_steps: int = 60
     uncertainty: str = "margin"  # margin | entropy
     oversample: int = 4  # candidates per chosen text before the diversity thinning
     pseudo: str = "weighted"  # the student's labels of the rest: weighted | thresholded | none
@@ -445,6 +448,8 @@ def _train_round(r: int, data, labelset, got, calib, kind, labelled: set[str], a
     if active.epochs is not None:
         cfg.epochs = active.epochs
         cfg.max_steps = -1
+    n_train = max(1, int(len(rows) * 0.9))  # the trainer holds a tenth out
+    cfg.epochs = max(float(cfg.epochs), active.min_steps * cfg.batch_size / n_train)
     echo(f"round {r}: training a student on {len(rows)} teacher labels")
     s = train_student(rdir / LABELS_FILE, rdir, cfg.validate(cli=False), student=student.model, task=kind.name,
                       progress=progress, labelset=labelset)
