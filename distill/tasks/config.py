@@ -16,5 +16,6 @@ from distill.tasks import DEFAULT_TASK, task_names
 class TaskConfig:
     SECTION: ClassVar[str] = ""  # a top-level key: ``task:``, not ``something.task:``
     task: str = setting(DEFAULT_TASK, "Task kind: classification = one text -> one of the labels; pairs = two texts (a sentence "
-                        "pair: paraphrase, NLI) -> one of the labels.",
+                        "pair: paraphrase, NLI) -> one of the labels; multilabel = one text -> any number of the labels "
+                        "(independent yes/no per label).",
                         choices=task_names())

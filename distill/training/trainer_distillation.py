@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from distill.training.losses import distillation_loss
+from distill.training.losses import distillation_loss, multilabel_distillation_loss
 from distill.training.trainer import StudentTrainer
 
 
@@ -26,4 +26,25 @@ class DistillationTrainer(StudentTrainer):
         outputs = model(**inputs)
         loss, _ = distillation_loss(outputs.logits, teacher_probs, labels, weights,
                                     temperature=self.temperature, alpha=self.alpha)
+        return (loss, outputs) if return_outputs else loss
+
+
+class MultiLabelDistillationTrainer(StudentTrainer):
+    """HF ``Trainer`` for independent per-label outputs (``task: multilabel``): the loss is
+    :func:`multilabel_distillation_loss` (``labels`` are 0/1 targets per label); ``alpha`` 0 trains on
+    the hard targets alone (BCE)."""
+
+    def __init__(self, *args, temperature: float = 2.0, alpha: float = 0.5, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.temperature = float(temperature)
+        self.alpha = float(alpha)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        teacher_probs = inputs.pop("teacher_probs")
+        weights = inputs.pop("weights", None)
+        outputs = model(**inputs)
+        loss, _ = multilabel_distillation_loss(outputs.logits, teacher_probs, labels, weights,
+                                               temperature=self.temperature, alpha=self.alpha)
         return (loss, outputs) if return_outputs else loss
