@@ -30,12 +30,12 @@ class LabelledRows:
     probs: np.ndarray  # (n, k), rows sum to 1, label-set order (multi-label: independent per label)
     teacher: list[int]  # teacher hard label (argmax / "label")
     gold: list  # label index (multi-label: a list of label indices) or None
-    multi_label: bool = False  # rows carry "labels" (task multilabel): probs are not normalised
     ids: list[str]
     n_lines: int = 0
     n_abstained: int = 0
     sha256: str = ""
     labelset: object = None
+    multi_label: bool = False  # rows carry "labels" (task multilabel): probs are not normalised
 
 
 def _load_labelset_for(labels_path: Path, labelset=None):
