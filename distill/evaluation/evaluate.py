@@ -369,6 +369,12 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
 
     run_dir = Path(run_dir)
     student_dir = _student_dir(run_dir)
+    if get_task(student_task(student_dir)).multi_label:  # label sets, not one label: its own evaluation
+        from distill.evaluation.multilabel import evaluate_multilabel_run
+
+        return evaluate_multilabel_run(run_dir, gold, text_column=text_column, label_column=label_column,
+                                       teacher_labels=teacher_labels, progress=progress, batch_size=batch_size,
+                                       limit=limit)
     ls = load_run_labelset(run_dir)
     names = ls.names
     gold_path = Path(gold)
