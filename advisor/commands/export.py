@@ -165,6 +165,9 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
     if not eval_data.exists():
         raise UserError(f"--eval-data {eval_data} not found")
     cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
+    if cfg.get("onnx_bundle", {}).get("task") == "multilabel":
+        raise UserError(f"the cascade is not supported for multi-label bundles ({bundle_dir} is task multilabel): "
+                        f"it defers on the top probability of one label")
     labels = cfg.get("onnx_bundle", {}).get("labels") or []
     texts, gold, source = load_eval_texts(bundle_dir, labels, str(eval_data), text_column, label_column,
                                           labels_spec, eval_limit)
