@@ -233,7 +233,8 @@ def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teach
 def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified, no_cascade, pair):
     """Predict labels with an exported bundle: TEXT arguments, or JSONL/plain lines on stdin.
 
-    Prints one JSON object per text: id, label, score, probs. Stdin lines are {"text": ..., "id": ...}
+    Prints one JSON object per text: id, label, score, probs (a multi-label bundle: also labels and
+    scores, the labels over their thresholds with their probabilities). Stdin lines are {"text": ..., "id": ...}
     objects or plain text (blank lines skipped; the id is then the line number). A sentence-pair
     bundle (task pairs) takes {"text": ..., "text_pair": ...} lines, or TEXT TEXT_PAIR arguments
     with --pair.
