@@ -32,7 +32,7 @@ def test_an_unknown_kind_is_a_one_line_user_error_naming_the_known_ones(name):
     with pytest.raises(UserError) as ei:
         get_task(name)
     msg = ei.value.message
-    assert "\n" not in msg and len(msg) < 200 and "unknown task kind" in msg and "known kinds: classification, pairs" in msg
+    assert "\n" not in msg and len(msg) < 200 and "unknown task kind" in msg and "known kinds: classification, pairs, multilabel" in msg
 
 
 def test_register_task_adds_a_kind():
@@ -73,7 +73,7 @@ def test_task_setting_validates_in_the_callers_terms():
     from distill.tasks.config import TaskConfig
 
     assert check_settings(TaskConfig()).task == "classification"
-    with pytest.raises(UserError, match=r"^--task: expected one of classification, pairs, got 'ner'"):
+    with pytest.raises(UserError, match=r"^--task: expected one of classification, pairs, multilabel, got 'ner'"):
         check_settings(TaskConfig(task="ner"))
     with pytest.raises(UserError, match=r"^config: task: expected one of classification"):
         check_settings(TaskConfig(task="ner"), cli=False)
@@ -88,7 +88,7 @@ def test_task_is_a_top_level_config_key(tmp_path):
     assert parse_config(base, tmp_path)["task"] == "classification"
     assert parse_config({**base, "task": "classification"}, tmp_path)["task"] == "classification"
     assert parse_config({**base, "task": None}, tmp_path)["task"] == "classification"
-    with pytest.raises(UserError, match=r"^config: task: expected one of classification, pairs, got 'ner'$"):
+    with pytest.raises(UserError, match=r"^config: task: expected one of classification, pairs, multilabel, got 'ner'$"):
         parse_config({**base, "task": "ner"}, tmp_path)
     with pytest.raises(UserError, match="unknown key 'training.task'"):
         parse_config({**base, "training": {"task": "classification"}}, tmp_path)
@@ -198,7 +198,7 @@ def test_runtime_task_field_is_checked():
     assert "task" not in _check_info(_info(), Path("config.json"))  # absent: classification
     _check_info(_info(task="classification"), Path("config.json"))
     for bad in ("ner", 3, None):
-        with pytest.raises(BundleError, match="onnx_bundle.task .* is not a task this runtime knows \\(classification, pairs\\)"):
+        with pytest.raises(BundleError, match="onnx_bundle.task .* is not a task this runtime knows \\(classification, pairs, multilabel\\)"):
             _check_info(_info(task=bad), Path("config.json"))
 
 
