@@ -143,7 +143,16 @@ def main() -> None:
                                language=prompt.get("language"))
         out["load_s"] = time.perf_counter() - t_load
         out["fingerprint"] = getattr(teacher, "fingerprint", "")
-        fn = teacher.predict_proba
+        if job.get("task") == "multilabel":  # one yes/no question per label: a text costs every question
+            from distill.tasks import get_task
+
+            ml, ls = get_task("multilabel"), LabelSet.from_dict(job["labelset"])
+            teacher.set_prompt(ml.prompt(ls, prompt.get("template"), language=prompt.get("language") or "en"))
+
+            def fn(batch, teacher=teacher, ml=ml, ls=ls):
+                return teacher.score_proba([q for t in batch for q in ml.questions(t, ls)])
+        else:
+            fn = teacher.predict_proba
     else:
         raise SystemExit(f"unknown kind {kind}")
     if mode == "latency":

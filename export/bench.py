@@ -64,7 +64,11 @@ def _load_texts(bundle: Path, verification: dict, texts_path: Path | None, text_
     else:
         from distill.data.reader import load_texts
 
-        texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n,
+        from distill.data.labelset import LabelSet
+
+        info = json.loads((bundle / "config.json").read_text(encoding="utf-8")).get("onnx_bundle") or {}
+        ls = LabelSet.from_dict(info["labelset"]) if isinstance(info.get("labelset"), dict) else None  # its preset's format
+        texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n, labelset=ls,
                                 text_pair_column=text_pair_column).texts)
         source = str(src)
     if not texts:
@@ -238,7 +242,7 @@ def _bench_teacher(info: dict, teacher_spec, prompt_opts: dict, texts: list[str]
         spec = str(Path(spec).resolve())
     echo(f"bench: teacher {redact_url(spec) or '(embedded default)'} ({len(texts)} texts)...")
     r = _measure("teacher", texts, {"spec": spec, "labelset": labelset, "repo": str(REPO), "warmup": TEACHER_WARMUP,
-                                    "prompt": prompt_opts},
+                                    "prompt": prompt_opts, "task": info.get("task")},
                  tp_texts=(texts * (1 + THROUGHPUT_BATCH // len(texts)))[:THROUGHPUT_BATCH])
     r["size_mb"] = _teacher_size_mb(spec)
     r["prompt"] = {"template": prompt_opts.get("template", "default"), "shots": len(prompt_opts.get("shots", []))}

@@ -77,7 +77,8 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
     if res.int8 is not None:
         verification = _int8_ladder(res, stage, verification, check, assemble, tick, int8_graph)
         cfg = json.loads((stage / B.CONFIG).read_text(encoding="utf-8"))
-    if calibrate and eval_set.gold is not None and not ner:  # temperature scaling: one label per text
+    # temperature scaling: one softmax label per text (not an entity tagger, not independent sigmoids)
+    if calibrate and eval_set.gold is not None and not ner and cfg["onnx_bundle"].get("task") != "multilabel":
         tick("calibrate (temperature scaling)")
         labels = cfg["onnx_bundle"]["labels"]
         gold = np.array([labels.index(g) for g in eval_set.gold])

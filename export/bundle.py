@@ -161,6 +161,8 @@ def assemble(stage: Path, student_dir: Path, fp32_onnx: Path, int8_onnx: Path | 
         "exported_on": {"machine": platform.machine(), "python": platform.python_version()},
         "versions": tool_versions(),
     }
+    if isinstance(hf_config.get("distill_thresholds"), list):  # multilabel: the per-label thresholds tuned at training
+        hf_config["onnx_bundle"]["thresholds"] = [float(t) for t in hf_config["distill_thresholds"]]
     write_json(stage / CONFIG, hf_config)
     return hf_config
 

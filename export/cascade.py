@@ -149,6 +149,9 @@ def configure(bundle_dir: Path, teacher_url: str, texts: list[str], gold: list[s
         bundle = Bundle.load(bundle_dir)  # every file checked against the manifest first
     except BundleError as exc:
         raise UserError(str(exc)) from None
+    if bundle.task == "multilabel":
+        raise UserError(f"the cascade is not supported for multi-label bundles ({bundle_dir} is task multilabel): "
+                        f"it defers on the top probability of one label")
     labels = bundle.labels
     info = bundle.config["onnx_bundle"]
     labelset = LabelSet.from_dict(info["labelset"]) if info.get("labelset") else LabelSet.from_spec(",".join(labels))

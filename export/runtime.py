@@ -284,6 +284,10 @@ def _check_info(info: object, where: Path) -> dict:
     if not isinstance(task, str) or task not in TASKS:
         raise BundleError(f"{where}: onnx_bundle.task {str(task)[:40]!r} is not a task this runtime knows "
                           f"({', '.join(TASKS)}); use the runtime.py shipped in the bundle")
+    th = info.get("thresholds")
+    if th is not None and (not isinstance(th, list) or len(th) != len(labels)
+                           or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x <= 1 for x in th)):
+        raise BundleError(f"{where}: onnx_bundle.thresholds must be one number in [0, 1] per label")
     models = info["models"]
     if not isinstance(models, dict) or "model.onnx" not in models:
         raise BundleError(f"{where}: onnx_bundle.models must map model.onnx (and others) to int8/fp32")
@@ -394,8 +398,32 @@ class _Ner:
         return rows
 
 
+class _MultiLabel:
+    """One text -> any number of the labels: an independent sigmoid per label (logits / temperature);
+    a label is on when its probability reaches its threshold (``onnx_bundle.thresholds``, tuned on the
+    dev set at training; 0.5 without). A row: ``labels`` (the labels on, most probable first),
+    ``scores`` (their probabilities), ``label``/``score`` (the most probable label, on or not) and
+    ``probs`` (every label's probability)."""
+
+    @staticmethod
+    def probs(logits: np.ndarray, temperature: float) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-logits.astype(np.float64) / temperature))
+
+    @staticmethod
+    def rows(probs: np.ndarray, labels: Sequence[str], thresholds: Sequence[float] | None = None) -> list[dict]:
+        t = np.full(len(labels), 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        rows = []
+        for p in probs:
+            on = sorted((j for j in range(len(labels)) if p[j] >= t[j]), key=lambda j: -p[j])
+            j = int(p.argmax())
+            rows.append({"labels": [labels[i] for i in on], "scores": [round(float(p[i]), 6) for i in on],
+                         "label": labels[j], "score": round(float(p[j]), 6),
+                         "probs": {lab: round(float(v), 6) for lab, v in zip(labels, p)}})
+        return rows
+
+
 DEFAULT_TASK = "classification"
-TASKS = {"classification": _Classification, "pairs": _Pairs, "ner": _Ner}
+TASKS = {"classification": _Classification, "pairs": _Pairs, "multilabel": _MultiLabel, "ner": _Ner}
 # A sentence pair given as one string: the two texts joined by this character (core/pairs.py's
 # PAIR_SEP; kept here as well because this file is shipped alone). ``Bundle.predict`` also takes
 # (text, text_pair) tuples.
@@ -584,6 +612,7 @@ class Bundle:
         self.variant: str = info["models"][model_file]
         self.task: str = info.get("task", DEFAULT_TASK)
         self._task = TASKS[self.task]
+        self.thresholds: list[float] | None = info.get("thresholds")  # multilabel: one per label
         cal = info.get("calibration") or {}
         t = cal.get("temperature", 1.0) if isinstance(cal, dict) else None
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not (0 < t < float("inf")):
@@ -778,10 +807,16 @@ class Bundle:
         if getattr(self._task, "tokens", False):  # entities: spans per text (no cascade)
             return self._task.predict(self, texts, batch_size)
         probs = self.predict_proba(texts, batch_size)
-        rows = self._task.rows(probs, self.labels)
+        if self.thresholds is not None:
+            rows = self._task.rows(probs, self.labels, self.thresholds)
+        else:
+            rows = self._task.rows(probs, self.labels)
         spec = self.cascade if cascade else None
         if spec is None:
             return rows
+        if self.task == "multilabel":
+            raise BundleError("the cascade is not supported for multi-label bundles (task multilabel); predict "
+                              "with cascade=False / --no-cascade")
         threshold = spec.get("threshold")
         if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
             raise BundleError(f"{CONFIG}: onnx_bundle.cascade.threshold must be a number in [0, 1]")

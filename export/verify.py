@@ -78,8 +78,10 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
         from distill.data.reader import load_texts
 
         ls = _labelset_for(student_dir, labels, labels_spec)
+        from distill.tasks import get_task, student_task
+
         ds = load_texts(eval_data, text_column=text_column, label_column=label_column, labelset=ls, limit=limit,
-                        text_pair_column=text_pair_column)
+                        text_pair_column=text_pair_column, **get_task(student_task(student_dir)).reader_options(ls))
         if not ds.texts:
             raise UserError(f"--eval-data {eval_data} has no texts")
         return list(ds.texts), (list(ds.gold) if ds.gold is not None else None), str(Path(eval_data))
@@ -104,7 +106,8 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
                 if len(texts) >= limit:
                     break
         if texts:
-            has_gold = all(isinstance(g, str) and g in labels for g in gold)
+            has_gold = all((isinstance(g, str) and g in labels)
+                           or (isinstance(g, list) and g and all(x in labels for x in g)) for g in gold)
             return texts, (gold if has_gold else None), str(lj)
     return list(FALLBACK_TEXTS[:limit]), None, "built-in sentences (no --eval-data, no labels.jsonl)"
 
@@ -173,6 +176,9 @@ def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str
 
     cache = {} if cache is None else cache
     fp32 = Bundle.load(bundle_dir, "fp32", check=False, allow_unverified=True)
+    if fp32.task == "multilabel":
+        return verify_multilabel(bundle_dir, fp32, student_dir, texts, gold, source, atol=atol, max_drop=max_drop,
+                                 progress=progress, cache=cache)
     labels = fp32.labels
     has_int8 = "int8" in fp32.config["onnx_bundle"]["models"].values()
 
@@ -255,12 +261,89 @@ def verify(bundle_dir: Path, student_dir: Path, texts: list[str], gold: list[str
     return result
 
 
+def verify_multilabel(bundle_dir: Path, fp32, student_dir: Path, texts: list[str], gold, source: str, *,
+                      atol: float, max_drop: float, progress=None, cache: dict | None = None) -> dict:
+    """:func:`verify` for a multi-label bundle (``onnx_bundle.task: multilabel``): fp32 ONNX vs
+    PyTorch (max |logit diff| <= ``atol`` and the same label sets under the bundle's thresholds);
+    int8 vs fp32 on micro-F1 against gold label sets (without gold: the micro-F1 of int8's label
+    sets against fp32's), batch 32 and batch 1, drop <= ``max_drop`` points."""
+    from distill.evaluation.metrics import apply_thresholds, multilabel_metrics
+    from export.runtime import Bundle
+
+    cache = {} if cache is None else cache
+    labels = fp32.labels
+    th = fp32.thresholds
+    if "pytorch" not in cache:
+        cache["pytorch"] = pytorch_logits(student_dir, texts, fp32.max_length, progress=progress)
+        cache["onnx_fp32"] = fp32.logits(texts)
+        if progress:
+            progress(len(texts))
+    ref, onnx_fp32 = cache["pytorch"], cache["onnx_fp32"]
+    cache["shipped"] = onnx_fp32
+
+    def sets(logits):
+        return apply_thresholds(fp32._task.probs(logits, 1.0), labels, th)
+
+    diff = np.abs(ref.astype(np.float64) - onnx_fp32.astype(np.float64))
+    ref_sets, fp32_sets = sets(ref), sets(onnx_fp32)
+    mism = [i for i, (a, b) in enumerate(zip(ref_sets, fp32_sets)) if set(a) != set(b)]
+    max_diff = float(diff.max()) if diff.size else 0.0
+    fp32_ok = bool(max_diff <= atol and not mism)
+    result: dict = {
+        "passed": None, "summary": "", "n_texts": len(texts), "eval_source": source, "has_gold": gold is not None,
+        "task": "multilabel", "thresholds": {"atol": atol, "max_drop_pts": max_drop},
+        "fp32_vs_pytorch": {"max_abs_diff": max_diff, "mean_abs_diff": float(diff.mean()) if diff.size else 0.0,
+                            "argmax_identical": int(len(texts) - len(mism)),  # here: identical label sets
+                            "argmax_mismatches": [int(i) for i in mism[:20]], "passed": fp32_ok}}
+    parts = [f"fp32 vs PyTorch max|diff| {max_diff:.2e} (<= {atol:g}), label sets identical "
+             f"{len(texts) - len(mism)}/{len(texts)}"]
+    passed = fp32_ok
+    ref_sets_gold = gold if gold is not None else fp32_sets
+    f1_fp32 = multilabel_metrics(ref_sets_gold, fp32_sets, labels)["micro_f1"]
+    if gold is not None:
+        result["fp32_vs_pytorch"]["micro_f1_fp32"] = f1_fp32
+        result["fp32_vs_pytorch"]["micro_f1_pytorch"] = multilabel_metrics(gold, ref_sets, labels)["micro_f1"]
+    if "int8" in fp32.config["onnx_bundle"]["models"].values():
+        int8 = Bundle.load(bundle_dir, "int8", check=False, allow_unverified=True)
+        onnx_int8 = int8.logits(texts)
+        cache["shipped"] = onnx_int8
+        onnx_int8_b1 = int8.logits(texts, batch_size=1)
+        if progress:
+            progress(len(texts))
+        int8_sets, b1_sets = sets(onnx_int8), sets(onnx_int8_b1)
+        m8 = multilabel_metrics(ref_sets_gold, int8_sets, labels)
+        m1 = multilabel_metrics(ref_sets_gold, b1_sets, labels)
+        drop, drop_b1 = 100 * (f1_fp32 - m8["micro_f1"]), 100 * (f1_fp32 - m1["micro_f1"])
+        q = {"metric": "micro_f1" if gold is not None else "micro_f1_vs_fp32",
+             "micro_f1_fp32": f1_fp32, "micro_f1_int8": m8["micro_f1"],
+             "agreement_with_fp32": float(np.mean([set(a) == set(b) for a, b in zip(fp32_sets, int8_sets)])),
+             "max_abs_logit_diff_vs_fp32": float(np.abs(onnx_int8 - onnx_fp32).max()) if len(texts) else 0.0,
+             "per_class": {}, "drop_pts": round(drop, 4),
+             "batch1": {"micro_f1_int8": m1["micro_f1"], "drop_pts": round(drop_b1, 4),
+                        "agreement_with_fp32": float(np.mean([set(a) == set(b) for a, b in zip(fp32_sets, b1_sets)])),
+                        "agreement_with_batch32": float(np.mean([set(a) == set(b) for a, b in zip(int8_sets, b1_sets)])),
+                        "max_abs_logit_diff_vs_batch32": float(np.abs(onnx_int8_b1 - onnx_int8).max()) if len(texts) else 0.0}}
+        q["passed"] = bool(max(drop, drop_b1) <= max_drop + 1e-9)
+        parts.append(f"int8 micro-F1 {100 * m8['micro_f1']:.2f} (batch 1: {100 * m1['micro_f1']:.2f}) vs fp32 "
+                     f"{100 * f1_fp32:.2f}" + ("" if gold is not None else " (against fp32's label sets, no gold)")
+                     + f" (drop {max(drop, drop_b1):+.2f} pts, max {max_drop:g})")
+        passed = passed and q["passed"]
+        result["int8_vs_fp32"] = q
+    result["passed"] = bool(passed)
+    result["summary"] = "; ".join(parts)
+    return result
+
+
 def format_report(v: dict) -> str:
     """Human-readable lines for the terminal."""
     if v.get("task") == "ner":  # entity bundles: export/verify_ner.py
         from export.verify_ner import format_ner_report
 
         return format_ner_report(v)
+    if v.get("task") == "multilabel":
+        lines = [f"verification on {v['n_texts']} texts ({v['eval_source']}): " + ("PASSED" if v["passed"] else "FAILED")]
+        lines += ["  " + part for part in v["summary"].split("; ")]
+        return "\n".join(lines)
     lines = [f"verification on {v['n_texts']} texts ({v['eval_source']}): "
              + ("PASSED" if v["passed"] else "FAILED")]
     f = v["fp32_vs_pytorch"]

@@ -168,6 +168,9 @@ def export_cascade(bundle_dir, teacher_url, server_model, api_key_env, template,
     if not eval_data.exists():
         raise UserError(f"--eval-data {eval_data} not found")
     cfg = json.loads((bundle_dir / "config.json").read_text(encoding="utf-8"))
+    if cfg.get("onnx_bundle", {}).get("task") == "multilabel":
+        raise UserError(f"the cascade is not supported for multi-label bundles ({bundle_dir} is task multilabel): "
+                        f"it defers on the top probability of one label")
     labels = cfg.get("onnx_bundle", {}).get("labels") or []
     texts, gold, source = load_eval_texts(bundle_dir, labels, str(eval_data), text_column, label_column,
                                           labels_spec, eval_limit, text_pair_column=text_pair_column)
@@ -235,7 +238,8 @@ def export_bench(bundle_dir, student_dir, teacher_spec, teacher_prompt, no_teach
 def predict(bundle_dir, texts, variant, threads, batch_size, with_text, allow_unverified, no_cascade, pair):
     """Predict labels with an exported bundle: TEXT arguments, or JSONL/plain lines on stdin.
 
-    Prints one JSON object per text: id, label, score, probs. Stdin lines are {"text": ..., "id": ...}
+    Prints one JSON object per text: id, label, score, probs (a multi-label bundle: also labels and
+    scores, the labels over their thresholds with their probabilities). Stdin lines are {"text": ..., "id": ...}
     objects or plain text (blank lines skipped; the id is then the line number). A sentence-pair
     bundle (task pairs) takes {"text": ..., "text_pair": ...} lines, or TEXT TEXT_PAIR arguments
     with --pair.

@@ -21,17 +21,21 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
     stages = plan(cfg)
     for stage, action in stages:
         lines.append(f"  {stage.name:9} {action}")
+    from distill.tasks import get_task
+
     labelset = LabelSet.from_spec(cfg["labels"])
     if cfg.get("task") == "ner":  # entity files (distill.data.ner) and a generating teacher
         return lines + _ner_plan(cfg, labelset, stages, probe_texts)
-    data = section(cfg, "data").load(labelset if cfg["data"]["label_column"] else None)
+    kind = get_task(cfg.get("task"))
+    data = kind.read(section(cfg, "data"), labelset) if cfg["data"]["label_column"] else section(cfg, "data").load(None)
     unique = list(dict.fromkeys(data.texts))
     n_gold = 0
     if cfg["gold"]["path"]:
         g = cfg["gold"]
         n_gold = len(load_texts(g["path"], text_column=g["text_column"], label_column=g["label_column"],
                                 labelset=labelset, limit=g["limit"],
-                                text_pair_column=g["text_pair_column"] or cfg["data"]["text_pair_column"]).texts)
+                                text_pair_column=g["text_pair_column"] or cfg["data"]["text_pair_column"],
+                                **kind.reader_options(labelset)).texts)
     lines.append(f"texts to label: {len(unique)} unique of {len(data.texts)}"
                  + (f" (+ {n_gold} gold texts for the teacher's evaluation)" if n_gold else ""))
     label_runs = any(s.name == "label" and a == "run" for s, a in stages)
@@ -60,9 +64,11 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
         start = time.perf_counter()
         teacher.predict_proba(probe)
         rate = len(probe) / max(time.perf_counter() - start, 1e-9)
-        total = len(sent) + extra
+        asks = len(kind.questions(unique[0], labelset)) if unique else 1  # multilabel: one question per label
+        total = (len(sent) + extra) * asks
         lines.append(f"teacher probe: {rate:.1f} texts/s on {len(probe)} texts -> about "
-                     f"{total / rate / 60:.1f} min for {total} texts")
+                     f"{total / rate / 60:.1f} min for {total} "
+                     + (f"teacher inputs ({asks} questions per text)" if asks > 1 else "texts"))
         if t["price_per_1k_tokens"]:
             chars = sum(len(x) for x in sent) + 200 * len(sent)  # text + prompt template overhead
             tokens = chars / 4  # ~4 characters per token for English text

@@ -423,14 +423,43 @@ def _pair_text(path: Path, n: int, row: dict, text: str, pcol: str, tcol: str | 
     return join_pair(text, second)
 
 
-def _row_gold(path: Path, n: int, row: dict, lcol: str, class_names: dict, labelset: LabelSet | None) -> str:
-    """Row ``n``'s gold label name (a ClassLabel index -> its name, normalised by the label set)."""
+def _row_gold(path: Path, n: int, row: dict, lcol: str, class_names: dict, labelset: LabelSet | None,
+              label_sep: str | None = None):
+    """Row ``n``'s gold label name (a ClassLabel index -> its name, normalised by the label set).
+    With ``label_sep`` (multi-label) the column holds several labels (``2,27`` or a JSON list): a
+    tuple of label names in label-set order, never empty."""
     raw = row.get(lcol)
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise UserError(f"{path.name}: row {n + 1} has an empty gold label in column {lcol!r}")
+    if raw is None or (isinstance(raw, str) and not raw.strip()) or (isinstance(raw, list) and not raw):
+        raise UserError(f"{path.name}: row {n + 1} has an empty gold label in column {lcol!r}"
+                        + (" (a multi-label row needs at least one label)" if label_sep else ""))
+    if label_sep is not None:
+        return _row_gold_set(path, n, raw, lcol, class_names, labelset, label_sep)
     if lcol in class_names and isinstance(raw, int) and 0 <= raw < len(class_names[lcol]):
         raw = class_names[lcol][raw]
     return labelset.normalize(raw) if labelset is not None else str(raw).strip()
+
+
+def _row_gold_set(path: Path, n: int, raw, lcol: str, class_names: dict, labelset: LabelSet | None,
+                  label_sep: str) -> tuple[str, ...]:
+    """A multi-label gold cell -> the tuple of its label names (label-set order, no repeats)."""
+    parts = raw if isinstance(raw, list) else str(raw).split(label_sep)
+    names = []
+    for part in parts:
+        if isinstance(part, str) and not part.strip():
+            raise UserError(f"{path.name}: row {n + 1}: an empty label in the label list {str(raw)[:60]!r} of "
+                            f"column {lcol!r} (labels are separated by {label_sep!r})")
+        if lcol in class_names and isinstance(part, int) and 0 <= part < len(class_names[lcol]):
+            part = class_names[lcol][part]
+        if labelset is None:
+            names.append(str(part).strip())
+            continue
+        try:
+            names.append(labelset.normalize(part))
+        except UserError:
+            raise UserError(f"{path.name}: row {n + 1}: label {str(part).strip()[:40]!r} (column {lcol!r}) is not in "
+                            f"the label set ({', '.join(labelset.names)[:200]})") from None
+    order = {name: i for i, name in enumerate(labelset.names)} if labelset is not None else {}
+    return tuple(sorted(set(names), key=lambda x: (order.get(x, len(order)), x)))
 
 
 def _subset(texts: list[str], gold: list[str] | None, ids: list[str], sample: int | None, seed: int,
@@ -449,6 +478,13 @@ def _subset(texts: list[str], gold: list[str] | None, ids: list[str], sample: in
         if gold is not None:
             gold = gold[:limit]
     return texts, gold, ids
+
+
+def label_sep_hint(labelset: LabelSet | None) -> str:
+    """The separator of a multi-label gold cell a preset names (``data.label_sep``; default ``,``)."""
+    hints = labelset.data if labelset is not None and labelset.data else {}
+    sep = hints.get("label_sep")
+    return sep if isinstance(sep, str) and sep else ","
 
 
 def pair_column_hint(labelset: LabelSet | None) -> str | None:
@@ -471,6 +507,7 @@ def load_texts(
     id_column: str | None = None,
     sep: str | None = None,
     text_pair_column: str | None = None,
+    label_sep: str | None = None,
 ) -> TextDataset:
     """Read texts (and optional gold labels) from ``path``; see the module docstring.
 
@@ -479,7 +516,11 @@ def load_texts(
     separator plus a few short values is refused, naming the ``--sep`` that reads it.
 
     ``text_pair_column``: sentence pairs (``task: pairs``); each text is the row's two texts joined
-    by ``core.pairs.PAIR_SEP``, and a row with one of the two texts empty is a ``UserError``."""
+    by ``core.pairs.PAIR_SEP``, and a row with one of the two texts empty is a ``UserError``.
+
+    ``label_sep``: multi-label gold (``task: multilabel``); each gold value is a tuple of label
+    names, read from a cell of labels joined by ``label_sep`` (or a JSON list); a label not in the
+    set or an empty list is a ``UserError``."""
     path = Path(path).expanduser()
     sep = _check_args(path, sep, limit, sample)
     kind, hints = _format_and_hints(path, fmt, labelset)
@@ -506,7 +547,7 @@ def load_texts(
             continue
         texts.append(t)
         if gold is not None:
-            gold.append(_row_gold(path, n, row, lcol, class_names, labelset))
+            gold.append(_row_gold(path, n, row, lcol, class_names, labelset, label_sep))
         ids.append(str(row.get(icol)) if icol is not None else str(n))
     if icol is not None and len(set(ids)) != len(ids):
         ids = [str(i) for i in range(len(ids))]  # non-unique id column: fall back to row numbers

@@ -127,3 +127,78 @@ def entity_metrics(gold, pred, types=None) -> dict:
     return {"precision": pr, "recall": rc, "f1": f, "entities_gold": G, "entities_pred": P, "entities_correct": T,
             "macro_f1": float(np.mean([v["f1"] for v in with_support])) if with_support else 0.0,
             "n": len(gold), "per_type": per_type}
+
+
+# ---------------------------------------------------------------------------- multi-label
+def multi_hot(sets: Sequence, labels: Sequence[str]) -> np.ndarray:
+    """(n, k) 0/1 matrix of label sets (each a collection of names, or None for none) in ``labels`` order."""
+    index = {lab: j for j, lab in enumerate(labels)}
+    out = np.zeros((len(sets), len(labels)), dtype=np.int64)
+    for i, s in enumerate(sets):
+        for name in s or ():
+            if name not in index:
+                raise ValueError(f"label {name!r} is not one of {', '.join(labels)}")
+            out[i, index[name]] = 1
+    return out
+
+
+def multilabel_metrics(gold: Sequence, pred: Sequence, labels: Sequence[str], probs: np.ndarray | None = None) -> dict:
+    """Multi-label metrics (sklearn): micro-F1 (the main one), macro-F1, subset accuracy (exact match
+    of the whole label set, also under ``accuracy``), micro precision/recall, Hamming loss, and
+    per-label precision/recall/F1/support. ``gold`` and ``pred`` are label sets (collections of
+    names; None for an abstention, i.e. no labels)."""
+    from sklearn.metrics import accuracy_score, f1_score, hamming_loss, precision_recall_fscore_support
+
+    labels = [str(x) for x in labels]
+    if len(gold) != len(pred):
+        raise ValueError(f"gold has {len(gold)} items but pred has {len(pred)}")
+    y, p = multi_hot(gold, labels), multi_hot(pred, labels)
+    n = len(gold)
+    out: dict = {"n": n}
+    if n == 0:
+        out.update(micro_f1=0.0, macro_f1=0.0, subset_accuracy=0.0, accuracy=0.0, micro_precision=0.0,
+                   micro_recall=0.0, hamming_loss=0.0,
+                   per_class={l: {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0} for l in labels})
+        return out
+    out["micro_f1"] = float(f1_score(y, p, average="micro", zero_division=0))
+    out["macro_f1"] = float(f1_score(y, p, average="macro", zero_division=0))
+    out["subset_accuracy"] = float(accuracy_score(y, p))
+    out["accuracy"] = out["subset_accuracy"]
+    mp, mr, _, _ = precision_recall_fscore_support(y, p, average="micro", zero_division=0)
+    out["micro_precision"], out["micro_recall"] = float(mp), float(mr)
+    out["hamming_loss"] = float(hamming_loss(y, p))
+    pr, rc, f, s = precision_recall_fscore_support(y, p, average=None, labels=list(range(len(labels))),
+                                                   zero_division=0)
+    out["per_class"] = {lab: {"precision": float(pr[j]), "recall": float(rc[j]), "f1": float(f[j]),
+                              "support": int(s[j])} for j, lab in enumerate(labels)}
+    out["mean_labels_gold"] = float(y.sum(1).mean())
+    out["mean_labels_pred"] = float(p.sum(1).mean())
+    return out
+
+
+THRESHOLD_GRID = tuple(round(x, 2) for x in np.arange(0.05, 0.96, 0.05))
+
+
+def tune_thresholds(probs: np.ndarray, y: np.ndarray, grid: Sequence[float] = THRESHOLD_GRID,
+                    default: float = 0.5) -> list[float]:
+    """Per-label decision thresholds: for each label the grid value that maximises its F1 on
+    (``probs``, 0/1 ``y``), ties to the one nearest ``default``; a label with no positive in ``y``
+    keeps ``default`` (its F1 cannot be measured there)."""
+    from sklearn.metrics import f1_score
+
+    probs, y = np.asarray(probs, dtype=np.float64), np.asarray(y)
+    out = []
+    for j in range(probs.shape[1]):
+        if y[:, j].sum() == 0:
+            out.append(float(default))
+            continue
+        best = max(grid, key=lambda t: (f1_score(y[:, j], probs[:, j] >= t, zero_division=0), -abs(t - default)))
+        out.append(float(best))
+    return out
+
+
+def apply_thresholds(probs: np.ndarray, labels: Sequence[str], thresholds: Sequence[float] | None = None) -> list[tuple]:
+    """The label set of each row: the labels whose probability is >= their threshold (default 0.5)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    t = np.full(probs.shape[1], 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    return [tuple(lab for lab, on in zip(labels, row) if on) for row in probs >= t]

@@ -105,6 +105,15 @@ def comparison_table(ev: dict) -> list[str]:
     kind = systems.get("teacher", {}).get("kind")
     names = {"teacher": "teacher (classifier)" if kind == "classifier" else "teacher (GPT)",
              "student": "student (BERT)", "tfidf_lr": "TF-IDF + LR"}
+    if ev.get("task") == "multilabel":  # label sets: micro-F1 is the main metric
+        out = ["| system | micro-F1 | macro-F1 | subset accuracy | agreement with teacher | texts/s |",
+               "|---|---|---|---|---|---|"]
+        for s in order:
+            m = systems[s]
+            out.append(f"| {names[s]} | {_num(m.get('micro_f1'))} | {_num(m.get('macro_f1'))} | "
+                       f"{_pct(m.get('subset_accuracy'))} | {_pct(m.get('agreement_with_teacher'))} | "
+                       f"{_num(m.get('texts_per_second'), 1)} |")
+        return out
     out = [
         "| system | accuracy | macro-F1 | agreement with teacher | retention | ECE | texts/s | size (MB) |",
         "|---|---|---|---|---|---|---|---|",

@@ -109,11 +109,26 @@ def _accuracy(labelset: LabelSet, res: list[Scored], calib: Calibrator, gold: li
     return float(np.mean([p == g for p, g in zip(pred, gold)])) if gold else 0.0
 
 
-def _fit_calibration(teacher: Teacher, method: str, raw_scored: list[np.ndarray]) -> Calibrator:
-    teacher.calibrator = Calibrator(method)
-    if method == "pool-mean":
-        return teacher.fit_calibration(np.stack(raw_scored) if raw_scored else None)
-    return teacher.fit_calibration()
+def _fit_calibration(teacher: Teacher, method: str, raw_scored: list[np.ndarray], kind: TaskKind | None = None) -> Calibrator:
+    return get_task(kind).fit_calibration(teacher, method, raw_scored)
+
+
+def score_texts(kind: TaskKind, labelset: LabelSet, teacher: Teacher, cache: LabelCache, texts: list[str],
+                chunk_size: int = 64, progress: bool = True, desc: str = "labelling") -> tuple[dict[str, Scored], int, int]:
+    """:func:`score_through_cache` for a task kind that asks the teacher several questions per text
+    (multilabel: one per label): every question is scored and cached on its own, then each text's
+    answers are combined (``kind.combine``). Returns (text hash -> Scored, texts fully cached,
+    texts with a question scored now)."""
+    uniq = list(dict.fromkeys(texts))
+    asked = {t: kind.questions(t, labelset) for t in uniq}
+    if all(q == [t] for t, q in asked.items()):
+        return score_through_cache(teacher, cache, texts, chunk_size, progress, desc)
+    flat = [q for qs in asked.values() for q in qs]
+    have = cache.get_many(teacher.fingerprint, teacher.prompt.hash, [text_hash(q) for q in flat])
+    n_cached = sum(all(text_hash(q) in have for q in qs) for qs in asked.values())
+    got, _, _ = score_through_cache(teacher, cache, flat, chunk_size, progress, f"{desc} (questions)")
+    out = {text_hash(t): kind.combine([got[text_hash(q)] for q in qs]) for t, qs in asked.items()}
+    return out, n_cached, len(uniq) - n_cached
 
 
 def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: TextDataset, cfg: LabelingConfig,
@@ -133,12 +148,12 @@ def select_prompt(teacher: Teacher, cache: LabelCache, labelset: LabelSet, dev: 
     for name in cfg.candidates:
         teacher.set_prompt(kind.prompt(labelset, name, shots=cfg.shots, language=cfg.language))
         t0 = time.perf_counter()
-        got, _, n_new = score_through_cache(teacher, cache, dev.texts, cfg.chunk_size, cfg.progress, desc=f"  {name}")
+        got, _, n_new = score_texts(kind, labelset, teacher, cache, dev.texts, cfg.chunk_size, cfg.progress, desc=f"  {name}")
         res = [got[text_hash(t)] for t in dev.texts]
         abst = sum(r.source == "abstained" for r in res)
         accs = {}
         for method in methods:
-            calib = _fit_calibration(teacher, method, [r.probs for r in res if r.source == "scored"])
+            calib = _fit_calibration(teacher, method, [r.probs for r in res if r.source == "scored"], kind)
             accs[method] = _accuracy(labelset, res, calib, dev.gold, kind)
             results.append({"template": name, "calibration": method, "accuracy": accs[method], "abstained": abst,
                             "prompt_hash": teacher.prompt.hash})
@@ -167,14 +182,13 @@ def make_rows(data: TextDataset, labelset: LabelSet, got: dict[str, Scored], cal
         if r.source == "abstained":
             row.update(label=None, confidence=None, source="abstained")
         else:
-            j = int(np.argmax(p))
-            row.update(label=names[j], confidence=round(float(p[j]), 6), source=r.source)
+            row.update(**kind.row_label(p, names), source=r.source)
         if r.answer is not None and r.source != "scored":
             row["answer"] = r.answer[:200]
         if r.source == "abstained" and getattr(r, "reason", None):
             row["reason"] = r.reason
         if data.gold is not None:
-            row["gold"] = data.gold[i]
+            row["gold"] = list(data.gold[i]) if isinstance(data.gold[i], tuple) else data.gold[i]
         rows.append(row)
     return rows
 
@@ -193,6 +207,12 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
 
     g = cfg.gate
     kind = get_task(cfg.task)
+    if kind.multi_label:  # the gate's figures (accuracy, kappa against a second template) are single-label
+        rep = {"mode": "skipped", "n": 0, "labels": len(labelset), "passed": None, "source": "skipped",
+               "reason": f"not measured for task {kind.name} (the gate judges single-label answers)",
+               "template": teacher.prompt.template, "calibration": cfg.calibrate}
+        echo(f"teacher gate: no verdict ({rep['reason']})")
+        return rep
     rng = np.random.default_rng(g.seed)
     if gold is None and data.gold is not None:
         gold = data
@@ -207,9 +227,9 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
     if gold is not None and gold.gold:
         idx = sorted(rng.choice(len(gold.texts), size=min(g.size, len(gold.texts)), replace=False).tolist())
         texts, golds = [gold.texts[i] for i in idx], [gold.gold[i] for i in idx]
-        got, _, _ = score_through_cache(teacher, cache, texts, cfg.chunk_size, cfg.progress, desc="teacher gate")
+        got, _, _ = score_texts(kind, labelset, teacher, cache, texts, cfg.chunk_size, cfg.progress, desc="teacher gate")
         res = [got[text_hash(t)] for t in texts]
-        calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"])
+        calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"], kind)
         rep = gold_gate(golds, _predict(labelset, res, calib, kind), labelset.names, g)
         rep["source"] = gold.source or "gold rows of the input"
     else:
@@ -218,9 +238,9 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
         texts = [uniq[i] for i in idx]
 
         def scored(desc):
-            got, _, _ = score_through_cache(teacher, cache, texts, cfg.chunk_size, cfg.progress, desc=desc)
+            got, _, _ = score_texts(kind, labelset, teacher, cache, texts, cfg.chunk_size, cfg.progress, desc=desc)
             res = [got[text_hash(t)] for t in texts]
-            calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"])
+            calib = _fit_calibration(teacher, cfg.calibrate, [r.probs for r in res if r.source == "scored"], kind)
             keep = [r.source != "abstained" for r in res]
             probs = np.stack([kind.distribution(r, calib) for r in res])
             return probs, np.array(keep)
@@ -274,7 +294,11 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
     template = cfg.template or teacher.prompt.template
     if cfg.language == "auto":
         cfg.language = detect_language(data.texts)
-    teacher.set_prompt(get_task(cfg.task).prompt(labelset, template, shots=cfg.shots, language=cfg.language))
+    kind = get_task(cfg.task)
+    if cfg.select_prompt and kind.multi_label:
+        raise UserError(f"--select-prompt is not supported for task {kind.name} (it ranks templates by single-label "
+                        f"accuracy); pick a --template")
+    teacher.set_prompt(kind.prompt(labelset, template, shots=cfg.shots, language=cfg.language))
     selection: list[dict] = []
     dev_ids: list[str] = []
     with LabelCache(out / CACHE_NAME) as cache:
@@ -301,10 +325,10 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
                 from distill.labeling.gate import message
 
                 raise UserError(message(gate))
-        got, n_cached, n_scored = score_through_cache(teacher, cache, data.texts, cfg.chunk_size, cfg.progress)
+        got, n_cached, n_scored = score_texts(kind, labelset, teacher, cache, data.texts, cfg.chunk_size, cfg.progress)
         uniq = {text_hash(t) for t in data.texts}
         scored_raw = [got[h].probs for h in uniq if got[h].source == "scored"]
-        calib = _fit_calibration(teacher, cfg.calibrate, scored_raw)
+        calib = _fit_calibration(teacher, cfg.calibrate, scored_raw, kind)
         cache.set_meta("last_run", {"teacher": teacher.fingerprint, "prompt": teacher.prompt.hash, "time": time.time()})
     rows = make_rows(data, labelset, got, calib, get_task(cfg.task))
     write_jsonl(out / LABELS_FILE, rows)

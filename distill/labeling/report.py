@@ -34,7 +34,7 @@ def summarize(rows: list[dict], labelset: LabelSet) -> dict:
     return rep
 
 
-def gold_metrics(rows: list[dict], labelset: LabelSet) -> dict | None:
+def gold_metrics(rows: list[dict], labelset: LabelSet, task: str | None = None) -> dict | None:
     rows = [r for r in rows if r.get("gold") is not None]
     if not rows:
         return None
@@ -42,6 +42,12 @@ def gold_metrics(rows: list[dict], labelset: LabelSet) -> dict | None:
 
     names = labelset.names
     probs = np.array([[r["probs"][k] for k in names] for r in rows], dtype=np.float64)
+    if task is not None:
+        from distill.tasks import get_task
+
+        kind = get_task(task)
+        if kind.multi_label:  # the label set of each row (p >= 0.5) against the gold set
+            return kind.metrics([r["gold"] for r in rows], [r.get("labels") or () for r in rows], names, probs=probs)
     return classification_metrics([r["gold"] for r in rows], [r["label"] for r in rows], names, probs=probs)
 
 
@@ -55,12 +61,15 @@ def write_report(rows: list[dict], labelset: LabelSet, out_dir, teacher_meta: di
     rep["calibration"] = (teacher_meta.get("calibration") or {}).get("method")
     rep["selection"] = teacher_meta.get("selection", [])
     rep["gate"] = teacher_meta.get("gate")
-    m = gold_metrics(rows, labelset)
-    if m is not None:
+    task = teacher_meta.get("task")
+    m = gold_metrics(rows, labelset, task)
+    if m is not None and "confusion" not in m:  # multi-label: micro/macro-F1, subset accuracy, per label
+        rep["gold"] = m
+    elif m is not None:
         rep["gold"] = m
         if held_out_exclude:
             rest = [r for r in rows if r["id"] not in held_out_exclude]
-            hm = gold_metrics(rest, labelset)
+            hm = gold_metrics(rest, labelset, task)
             if hm is not None:
                 rep["gold_held_out"] = {"n": hm["n"], "accuracy": hm["accuracy"], "macro_f1": hm["macro_f1"],
                                         "note": "rows not used to select the prompt"}
@@ -114,6 +123,15 @@ def to_markdown(rep: dict, labelset: LabelSet) -> str:
             lines.append(f"- agreement with template `{gate['second_template']}`: {gate['agreement']:.1%}, "
                          f"Cohen's kappa {gate['kappa']:.2f}" + (f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci else ""))
     g = rep.get("gold")
+    if g and "micro_f1" in g:  # multi-label
+        lines += ["", "## Against gold (multi-label, a label is on at p >= 0.5)", "", f"- n: {g['n']}",
+                  f"- micro-F1: {g['micro_f1']:.3f}", f"- macro-F1: {g['macro_f1']:.3f}",
+                  f"- subset accuracy (exact set): {g['subset_accuracy']:.1%}",
+                  f"- labels per text: gold {g['mean_labels_gold']:.2f}, teacher {g['mean_labels_pred']:.2f}",
+                  "", "| label | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+        for k, r in g["per_class"].items():
+            lines.append(f"| {k} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']} |")
+        g = None
     if g:
         lines += ["", "## Against gold", "", f"- n: {g['n']}", f"- accuracy: {g['accuracy']:.1%}",
                   f"- macro-F1: {g['macro_f1']:.3f}"]

@@ -122,17 +122,19 @@ def prepare(data: DataConfig, labels, teacher: TeacherConfig | None = None, out:
     dev = None
     if t.dev:
         dev = load_texts(t.dev, text_column=data.text_column, label_column=data.label_column, labelset=labelset,
-                         sample=None, limit=None, text_pair_column=data.text_pair_column)
+                         sample=None, limit=None, text_pair_column=data.text_pair_column, **kind.reader_options(labelset))
         if dev.gold is None:
             raise UserError(f"--dev {t.dev} has no gold label column")
         if len(dev.texts) > t.dev_size:
             dev = load_texts(t.dev, text_column=data.text_column, label_column=data.label_column, labelset=labelset,
-                             sample=t.dev_size, seed=data.seed, text_pair_column=data.text_pair_column)
+                             sample=t.dev_size, seed=data.seed, text_pair_column=data.text_pair_column,
+                             **kind.reader_options(labelset))
     gold_ds = None
     if gold is not None and gold.path:
         gold_ds = load_texts(gold.path, text_column=gold.text_column or data.text_column,
                              label_column=gold.label_column, labelset=labelset,
-                             text_pair_column=gold.text_pair_column or data.text_pair_column)
+                             text_pair_column=gold.text_pair_column or data.text_pair_column,
+                             **kind.reader_options(labelset))
         if gold_ds.gold is None:
             raise UserError(f"--gold {gold.path} has no gold label column (name it with --gold-label-column)")
     if t.select_prompt and dev is None and ds.gold is None:
@@ -217,7 +219,9 @@ def labeling_lines(res, out: str | Path) -> list[str]:
              f"{(rep.get('mean_confidence') or 0):.3f}"]
     if rep.get("gold"):
         g = rep["gold"]
-        lines.append(f"teacher accuracy vs gold: {g['accuracy']:.1%} (macro-F1 {g['macro_f1']:.3f}, n={g['n']})"
+        lines.append((f"teacher micro-F1 vs gold: {g['micro_f1']:.3f} (subset accuracy {g['accuracy']:.1%}, "
+                      if "micro_f1" in g else f"teacher accuracy vs gold: {g['accuracy']:.1%} (")
+                     + f"macro-F1 {g['macro_f1']:.3f}, n={g['n']})"
                      + (f"; held out from prompt selection: {rep['gold_held_out']['accuracy']:.1%} "
                         f"(n={rep['gold_held_out']['n']})" if rep.get("gold_held_out") else ""))
     lines.append(f"report: {out / 'teacher_report.md'}")

@@ -49,6 +49,9 @@ class TaskKind:
     # training_metrics' result) and the HF config's problem_type
     best_metric: str = "accuracy"
     problem_type: str | None = None
+    # --- several labels per text (multilabel): the teacher is asked one question per label, the
+    # labels are independent probabilities, the label stage's gate and prompt selection do not apply
+    multi_label: bool = False
     # --- export: the bundle's onnx_bundle.task, i.e. the runtime's post-processing (export/runtime.py TASKS)
     runtime: str = ""
 
@@ -56,6 +59,11 @@ class TaskKind:
     def read(self, data, labelset, *, limit: int | None = None):
         """The examples of a ``DataConfig`` (``distill.data.reader.TextDataset``)."""
         raise NotImplementedError
+
+    def reader_options(self, labelset) -> dict:
+        """Extra ``distill.data.reader.load_texts`` options for any labelled file of this kind
+        (gold, dev): e.g. multi-label gold's ``label_sep``."""
+        return {}
 
     # teacher
     def prompt(self, labelset, template: str | None, shots=(), language: str = "auto"):
@@ -65,6 +73,33 @@ class TaskKind:
     def distribution(self, scored, calibrator):
         """The teacher's label distribution for one answer (``Scored``), as stored in labels.jsonl."""
         raise NotImplementedError
+
+    def questions(self, text: str, labelset) -> list[str]:
+        """The teacher inputs one text costs (each cached on its own); one: the text itself."""
+        return [text]
+
+    def combine(self, answers):
+        """One text's ``Scored`` from the answers to its :meth:`questions` (one: that answer)."""
+        return answers[0]
+
+    def fit_calibration(self, teacher, method: str, raw_scored):
+        """The fitted calibrator for the teacher's current prompt (``raw_scored``: the raw
+        probabilities of the scored texts, for pool-mean)."""
+        import numpy as np
+
+        from distill.teachers.prompts import Calibrator
+
+        teacher.calibrator = Calibrator(method)
+        if method == "pool-mean":
+            return teacher.fit_calibration(np.stack(raw_scored) if raw_scored else None)
+        return teacher.fit_calibration()
+
+    def row_label(self, p, names) -> dict:
+        """labels.jsonl's ``label`` and ``confidence`` for the distribution ``p``."""
+        import numpy as np
+
+        j = int(np.argmax(p))
+        return {"label": names[j], "confidence": round(float(p[j]), 6)}
 
     # student
     def load_student(self, student, labels: list[str], layers: int | None = None):

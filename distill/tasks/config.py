@@ -16,6 +16,7 @@ from distill.tasks import DEFAULT_TASK, task_names
 class TaskConfig:
     SECTION: ClassVar[str] = ""  # a top-level key: ``task:``, not ``something.task:``
     task: str = setting(DEFAULT_TASK, "Task kind: classification = one text -> one of the labels; pairs = two texts (a sentence "
-                        "pair: paraphrase, NLI) -> one of the labels; ner = entities: "
-                        "typed spans of the text (the labels are the entity types).",
+                        "pair: paraphrase, NLI) -> one of the labels; multilabel = one text -> any number of the labels "
+                        "(independent yes/no per label); ner = entities: typed spans of the text (the labels are the "
+                        "entity types).",
                         choices=task_names())

@@ -315,6 +315,81 @@ class PairPrompt(Prompt):
 _ZH_PAIR = ("句子1", "句子2")
 
 
+# A multi-label question travels through the teacher (and the label cache) as one string: the text,
+# this separator, the label's name (``question_text``); the separator is removed from the texts.
+QUESTION_SEP = "\x1e"
+YES_NO = ("yes", "no")
+
+
+def question_text(text: str, label: str) -> str:
+    """The teacher's input for "does ``text`` express ``label``?" (cache key: text + label)."""
+    return f"{str(text).replace(QUESTION_SEP, ' ')}{QUESTION_SEP}{label}"
+
+
+class YesNoPrompt(Prompt):
+    """The prompt of a multi-label task (``task: multilabel``): one yes/no question per label,
+    the text first and the question after it, so every question about one text shares the text's
+    tokens::
+
+        Answer each question about the comment with yes or no.
+
+        Comment: <text>
+        Question: Does the comment express joy (happiness and pleasure)?
+        Answer:
+
+    The teacher scores `` yes`` / `` no`` (chat templates: ``yes`` / ``no`` as the assistant's first
+    word); the input it is given is :func:`question_text`. Every template renders the same
+    question (chat templates in chat messages); a text without a label (the shared-prefix probe)
+    asks about the first label."""
+
+    def answers(self) -> list[str]:
+        return list(YES_NO) if not self.zh else ["是", "否"]
+
+    def _split(self, text: str) -> tuple[str, object]:
+        body, _, name = str(text).partition(QUESTION_SEP)
+        names = self.labelset.names
+        lab = self.labelset.labels[names.index(name)] if name in names else self.labelset.labels[0]
+        return body, lab
+
+    def _question(self, lab) -> str:
+        d = f" ({lab.description})" if lab.description else ""
+        if self.zh:
+            return f"这段{self.input_name}是否表达了{lab.word.strip()}{d}？"
+        return f"Does the {self.input_name.lower()} express {lab.word.strip()}{d}?"
+
+    def _instructions(self) -> str:
+        if self.zh:
+            return f"请用是或否回答关于{self.input_name}的每个问题。\n\n"
+        return f"Answer each question about the {self.input_name.lower()} with yes or no.\n\n"
+
+    def _block(self, text: str) -> str:
+        body, lab = self._split(text)
+        if self.zh:
+            return f"{self.input_name}：{self._clip(body)}\n{_ZH['question']}：{self._question(lab)}\n{_ZH['answer']}："
+        return f"{self.input_name}: {self._clip(body)}\nQuestion: {self._question(lab)}\nAnswer:"
+
+    def prefix(self) -> str:
+        if self.is_chat:
+            raise ValueError("chat prompts have no text prefix; use messages()")
+        return self._instructions()  # shots are not used: a shot would be one label's answer
+
+    def _system(self) -> str:
+        return self._instructions().strip()
+
+    def _user(self, text: str) -> str:
+        body, lab = self._split(text)
+        sep = "：" if self.zh else ": "
+        return f"{self.input_name}{sep}{self._clip(body)}\n\n{self._question(lab)}"
+
+    def messages(self, text: str) -> list[dict]:
+        if not self.is_chat:
+            return [{"role": "user", "content": self.render(text)}]
+        return [{"role": "system", "content": self._system()}, {"role": "user", "content": self._user(text)}]
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "question": "yes/no per label", "shots": []}
+
+
 # ---------------------------------------------------------------------------- k-shot examples
 def select_shots(texts: list[str], labels: list[str], labelset: LabelSet, k: int, seed: int = 0,
                  exclude: set[str] | None = None, max_chars: int = 300) -> tuple[Shot, ...]:
@@ -471,3 +546,29 @@ class SpanPrompt:
     def hash(self) -> str:
         blob = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class BinaryCalibrator(Calibrator):
+    """Calibration of independent per-label yes/no probabilities (``task: multilabel``): for each
+    label, ``[P(yes), P(no)]`` is divided by that label's reference ``[r, 1 - r]`` and renormalised
+    (Zhao et al. 2021 applied per question): ``p_cal = (p/r) / (p/r + (1-p)/(1-r))``. ``ref`` holds
+    one reference P(yes) per label (content-free inputs or the pool mean); None: identity."""
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        probs = np.asarray(probs, dtype=np.float64)
+        if self.method == "none" or self.ref is None:
+            return probs
+        r = np.clip(np.asarray(self.ref, dtype=np.float64), 1e-6, 1 - 1e-6)
+        yes = probs / r
+        no = (1.0 - probs) / (1.0 - r)
+        return yes / np.clip(yes + no, 1e-300, None)
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "per_label": True}
+
+    @classmethod
+    def fitted(cls, method: str, yes_probs: np.ndarray, inputs) -> "BinaryCalibrator":
+        """The reference of each label: the mean P(yes) over ``yes_probs`` (n, k)."""
+        p = np.asarray(yes_probs, dtype=np.float64)
+        return cls(method, p.mean(axis=0), list(inputs))

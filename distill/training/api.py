@@ -70,5 +70,5 @@ def training_line(out: str | Path, s: dict) -> str:
     return (f"student: {Path(out) / 'student'}  ({d['train']} training rows, {d['eval']} held out, "
             f"{d['abstained']} abstained, {d['dropped_by_threshold']} below threshold; "
             f"{s['global_step']} steps{', resumed from ' + Path(s['resumed_from']).name if s['resumed_from'] else ''}; "
-            f"best held-out accuracy "
+            f"best held-out {'micro-F1' if s.get('task') == 'multilabel' else 'accuracy'} "
             f"{'n/a' if s['best_eval_accuracy'] is None else format(s['best_eval_accuracy'], '.3f')})")

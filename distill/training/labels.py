@@ -27,9 +27,9 @@ class LabelledRows:
 
     names: list[str]
     texts: list[str]
-    probs: np.ndarray  # (n, k), rows sum to 1, label-set order
+    probs: np.ndarray  # (n, k), rows sum to 1, label-set order (multi-label: independent per label)
     teacher: list[int]  # teacher hard label (argmax / "label")
-    gold: list[int | None]
+    gold: list  # label index (multi-label: a list of label indices) or None
     ids: list[str]
     n_lines: int = 0
     n_abstained: int = 0
@@ -37,6 +37,7 @@ class LabelledRows:
     labelset: object = None
     weights: np.ndarray | None = None  # per row, the row's own "weight" (1 where absent)
     pseudo: np.ndarray | None = None  # per row, True where "source" is "student" (active distillation)
+    multi_label: bool = False  # rows carry "labels" (task multilabel): probs are not normalised
 
 
 def _load_labelset_for(labels_path: Path, labelset=None):
@@ -74,6 +75,7 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
     names = list(ls.names) if ls is not None else None
     texts, probs, teacher, gold, ids, weights, pseudo = [], [], [], [], [], [], []
     n_lines = n_abst = n_empty = 0
+    multi = False
     for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -109,7 +111,16 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
         if label not in names:
             raise UserError(f"{path.name}: line {lineno}: label {label!r} is not in the label set ({', '.join(names)})")
         g = row.get("gold")
-        if g is not None:
+        if isinstance(row.get("labels"), list):  # multi-label: independent probabilities in [0, 1]
+            multi = True
+            if (vec > 1).any():
+                raise UserError(f"{path.name}: line {lineno}: a multi-label row's probabilities must be <= 1")
+        if g is not None and isinstance(g, list):
+            try:
+                gold.append([names.index(x if x in names else ls.normalize(x)) for x in g])
+            except (AttributeError, ValueError):
+                raise UserError(f"{path.name}: line {lineno}: gold labels {g!r} are not all in the label set") from None
+        elif g is not None:
             if g not in names:
                 if ls is not None:
                     g = ls.normalize(g)
@@ -137,7 +148,7 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
         weights.append(float(w))
         pseudo.append(row.get("source") == "student")
         texts.append(text)
-        probs.append(vec / vec.sum())
+        probs.append(vec if multi else vec / vec.sum())
         teacher.append(names.index(label))
         ids.append(str(row.get("id", lineno - 1)))
     if n_lines == 0:
@@ -148,7 +159,7 @@ def read_labels(path: str | os.PathLike, labelset=None) -> LabelledRows:
     return LabelledRows(
         names=names, texts=texts, probs=np.stack(probs), teacher=teacher, gold=gold, ids=ids,
         n_lines=n_lines, n_abstained=n_abst, sha256=hashlib.sha256(raw).hexdigest(), labelset=ls,
-        weights=np.asarray(weights, dtype=np.float64), pseudo=np.asarray(pseudo, dtype=bool),
+        weights=np.asarray(weights, dtype=np.float64), pseudo=np.asarray(pseudo, dtype=bool), multi_label=multi,
     )
 
 
@@ -157,7 +168,8 @@ class EncodedDataset(torch.utils.data.Dataset):
 
     def __init__(self, encodings: dict, labels, teacher_probs, weights):
         self.enc = encodings
-        self.labels = [int(x) for x in labels]
+        # one label index per row, or (multi-label) one 0/1 target per label
+        self.labels = [np.asarray(x, dtype=np.float32) if np.ndim(x) else int(x) for x in labels]
         self.teacher_probs = np.asarray(teacher_probs, dtype=np.float32)
         self.weights = np.asarray(weights, dtype=np.float32)
 
@@ -184,7 +196,10 @@ class Collator:
         tok = [{k: v for k, v in f.items() if k not in ("labels", "teacher_probs", "weights")} for f in features]
         batch = self.tokenizer.pad(tok, padding=True, return_tensors="pt")
         batch = dict(batch)
-        batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        if np.ndim(features[0]["labels"]):  # multi-label targets
+            batch["labels"] = torch.tensor(np.stack([f["labels"] for f in features]), dtype=torch.float32)
+        else:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
         batch["teacher_probs"] = torch.tensor(np.stack([f["teacher_probs"] for f in features]), dtype=torch.float32)
         batch["weights"] = torch.tensor([f["weights"] for f in features], dtype=torch.float32)
         return batch
@@ -265,6 +280,55 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
     }
     return PreparedData(train_idx=train_idx, eval_idx=eval_idx, hard=hard, weights=w, confidence=conf,
                         dropped_threshold=dropped, class_weights=cw.tolist(), stats=stats)
+
+
+def prepare_multilabel_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: bool = False) -> PreparedData:
+    """:func:`prepare_rows` for multi-label rows: the hard targets are the labels the teacher puts
+    on (p >= 0.5; ``hard_label: gold`` takes the gold set where a row has one), the confidence of a
+    row is the mean over labels of max(p, 1 - p) (``threshold`` filters on it, ``weighting:
+    confidence`` weighs by it); ``balance`` has no per-row class to balance and is not applied."""
+    n, k = rows.probs.shape
+    hard = (rows.probs >= 0.5).astype(np.float32)
+    n_gold_used = 0
+    if config.hard_label == "gold":
+        for i, g in enumerate(rows.gold):
+            if g is not None:
+                hard[i] = 0.0
+                hard[i, list(g)] = 1.0
+                n_gold_used += 1
+    conf = np.maximum(rows.probs, 1.0 - rows.probs).mean(axis=1)
+    rng = np.random.default_rng(config.seed)
+    perm = rng.permutation(n)
+    n_eval = 0 if has_gold_dev else int(round(config.eval_fraction * n))
+    if n_eval and n - n_eval < 2:
+        n_eval = 0
+    eval_idx = np.sort(perm[:n_eval])
+    train_idx = np.sort(perm[n_eval:])
+    keep = conf[train_idx] >= config.threshold
+    dropped = int((~keep).sum())
+    train_idx = train_idx[keep]
+    if len(train_idx) == 0:
+        raise UserError(f"--threshold {config.threshold} drops every training row (highest mean per-label teacher "
+                        f"confidence is {conf.max():.3f}); lower it")
+    counts = hard[train_idx].sum(axis=0)
+    if counts.sum() == 0:
+        raise UserError(f"the teacher puts no label on any of the {len(train_idx)} training rows (every p < 0.5): "
+                        f"nothing to learn; check the teacher (teacher_report.md)")
+    absent = [rows.names[j] for j in range(k) if counts[j] == 0]
+    if absent:
+        _warn(f"no training row has {', '.join(absent[:10])}{' ...' if len(absent) > 10 else ''} on (teacher p >= 0.5): "
+              f"the student learns it only from the soft targets")
+    w = conf.copy() if config.weighting == "confidence" else np.ones(n)
+    stats = {
+        "rows": int(rows.n_lines), "abstained": int(rows.n_abstained), "usable": int(n),
+        "train": int(len(train_idx)), "eval": int(len(eval_idx)), "dropped_by_threshold": dropped,
+        "hard_label_source": config.hard_label, "gold_used_as_hard_label": int(n_gold_used),
+        "train_class_counts": {rows.names[j]: int(c) for j, c in enumerate(counts)},
+        "mean_labels_per_text": float(hard[train_idx].sum(axis=1).mean()),
+        "mean_teacher_confidence": float(conf.mean()),
+    }
+    return PreparedData(train_idx=train_idx, eval_idx=eval_idx, hard=hard, weights=w, confidence=conf,
+                        dropped_threshold=dropped, class_weights=[1.0] * k, stats=stats)
 
 
 def _encode(tokenizer, texts: list[str], max_length: int) -> dict:

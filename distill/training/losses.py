@@ -69,3 +69,37 @@ def token_distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.T
         w = weights.to(student_logits.device).float()[:, None].expand_as(labels)[mask]
     return distillation_loss(student_logits[mask].reshape(-1, k), teacher_probs[mask].reshape(-1, k),
                              labels[mask], w, temperature=temperature, alpha=alpha)
+
+
+def multilabel_distillation_loss(student_logits: torch.Tensor, teacher_probs: torch.Tensor, hard_targets: torch.Tensor,
+                                 weights: torch.Tensor | None = None, temperature: float = 2.0, alpha: float = 0.5,
+                                 reduction: str = "mean"):
+    """The distillation loss of independent per-label (sigmoid) outputs (``task: multilabel``)::
+
+        soft_i = T^2 * mean_j BCE(sigmoid(z_ij / T), sigmoid(logit(p_ij) / T))
+        hard_i = mean_j BCE(sigmoid(z_ij), y_ij)          (y: teacher p >= 0.5, or gold)
+        loss_i = alpha * soft_i + (1 - alpha) * hard_i,   loss = sum_i w_i loss_i / sum_i w_i
+
+    Each label is a two-class distribution [p, 1 - p], re-tempered like the classification loss
+    (its log-odds divided by T) and matched with binary cross-entropy with logits; T^2 keeps the
+    soft term's gradient scale independent of T. Returns ``(loss, parts)`` with the weighted
+    ``soft`` and ``hard`` means (``reduction="none"``: the per-example loss vector instead)."""
+    logits = student_logits.float()
+    n = logits.shape[0]
+    w = torch.ones(n, device=logits.device) if weights is None else weights.to(logits.device).float()
+    y = hard_targets.to(logits.device).float()
+    hard = F.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(-1)
+    if alpha > 0:
+        p = teacher_probs.to(logits.device).float().clamp(_EPS, 1 - _EPS)
+        target = torch.sigmoid(torch.log(p / (1 - p)) / temperature)
+        soft = F.binary_cross_entropy_with_logits(logits / temperature, target, reduction="none").mean(-1)
+        # minus the target's own entropy: 0 when the student matches the teacher (a KL, as in the classification loss)
+        soft = (soft - F.binary_cross_entropy(target, target, reduction="none").mean(-1)) * temperature**2
+    else:
+        soft = torch.zeros_like(hard)
+    per_example = alpha * soft + (1.0 - alpha) * hard
+    if reduction == "none":
+        return per_example, {"soft": soft, "hard": hard}
+    denom = w.sum().clamp_min(_EPS)
+    loss = (w * per_example).sum() / denom
+    return loss, {"soft": (w * soft).sum().detach() / denom, "hard": (w * hard).sum().detach() / denom}

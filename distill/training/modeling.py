@@ -199,7 +199,7 @@ def load_trained_student(path: str | os.PathLike):
 def predict_proba(model, tokenizer, texts: list[str], max_length: int = 128, batch_size: int = 64,
                   progress: bool = False, desc: str = "student") -> "np.ndarray":
     """Softmax probabilities (n, k) in the model's label order (joined sentence pairs, ``core.pairs``,
-    are encoded as pairs)."""
+    are encoded as pairs); a multi-label student's are independent sigmoids."""
     import numpy as np
     import torch
     from tqdm.auto import tqdm
@@ -214,7 +214,8 @@ def predict_proba(model, tokenizer, texts: list[str], max_length: int = 128, bat
             enc = tokenizer(*tokenizer_inputs([texts[i] for i in idx]), truncation=True, max_length=max_length,
                             padding=True, return_tensors="pt")
             logits = model(**enc).logits.float()
-            out.append((idx, torch.softmax(logits, -1).cpu().numpy()))
+            multi = getattr(model.config, "problem_type", None) == "multi_label_classification"
+            out.append((idx, (torch.sigmoid(logits) if multi else torch.softmax(logits, -1)).cpu().numpy()))
     k = model.config.num_labels
     probs = np.zeros((len(texts), k), dtype=np.float64)
     for idx, p in out:

@@ -19,7 +19,7 @@ from core.errors import UserError
 from core.offline import force_offline
 from distill.tasks import DEFAULT_TASK, get_task
 from distill.training.config import DistillationConfig
-from distill.training.labels import Collator, EncodedDataset, prepare_rows, read_labels
+from distill.training.labels import Collator, EncodedDataset, prepare_multilabel_rows, prepare_rows, read_labels
 from distill.training.processes import barrier as _barrier
 from distill.training.processes import is_main as _is_main
 from distill.training.processes import warn as _warn
@@ -107,7 +107,9 @@ def _train_student(
         rows = read_labels(labels, labelset=labelset)
         check_labels_task(labels, kind)
         dev = _read_gold_dev(rows, gold_dev, gold_text_column, gold_label_column, kind)
-        prep = prepare_rows(rows, config, has_gold_dev=dev is not None)
+        if kind.multi_label and not rows.multi_label:
+            raise UserError(f"{labels} holds single-label rows (no 'labels' lists); label with --task {kind.name}")
+        prep = (prepare_multilabel_rows if kind.multi_label else prepare_rows)(rows, config, has_gold_dev=dev is not None)
     set_seed(config.seed)
     model, tok, student_path = kind.load_student(student, rows.names, layers=config.layers)
     if own is not None:
@@ -139,6 +141,8 @@ def _train_student(
     if eval_ds is not None:
         final = trainer.evaluate()
         summary["final_eval"] = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
+    if kind.multi_label:
+        summary["thresholds"] = _tune_thresholds(kind, trainer, eval_ds, rows.names, dev is not None)
     _save(trainer, tok, rows, labels, out, summary, config)
     _barrier()
     return summary
@@ -172,7 +176,7 @@ def _read_gold_dev(rows, gold_dev, text_column, label_column, kind=None):
             raise UserError(f"--gold-dev {gold_dev}: task {kind.name} reads two texts per row, and the label set "
                             f"names no second text column; use the pipeline config's gold.text_pair_column")
     dev = load_texts(gold_dev, text_column=text_column, label_column=label_column, labelset=ls,
-                     text_pair_column=pair_column)
+                     text_pair_column=pair_column, **(kind.reader_options(ls) if kind is not None else {}))
     if dev.gold is None:
         raise UserError(f"--gold-dev {gold_dev} has no gold label column (pass --label-column)")
     return dev
@@ -187,14 +191,20 @@ def _datasets(kind, tok, rows, prep, dev, config: DistillationConfig):
         rows.probs[prep.train_idx], prep.weights[prep.train_idx],
     )
     eval_ds = None
-    if dev is not None:
+    if dev is not None and kind.multi_label:  # gold label sets -> 0/1 targets per label
+        from distill.evaluation.metrics import multi_hot
+
+        y = multi_hot(dev.gold, names).astype(np.float32)
+        eval_ds = EncodedDataset(kind.encode(tok, dev.texts, config.max_length), y, y, np.ones(len(y)))
+    elif dev is not None:
         g = np.array([names.index(x) for x in dev.gold])
         eval_ds = EncodedDataset(kind.encode(tok, dev.texts, config.max_length), g,
                                  np.eye(len(names))[g], np.ones(len(g)))
     elif len(prep.eval_idx):
         ev = prep.eval_idx
         eval_ds = EncodedDataset(kind.encode(tok, [rows.texts[i] for i in ev], config.max_length),
-                                 np.asarray(rows.teacher)[ev], rows.probs[ev], np.ones(len(ev)))
+                                 prep.hard[ev] if kind.multi_label else np.asarray(rows.teacher)[ev], rows.probs[ev],
+                                 np.ones(len(ev)))
     return train_ds, (eval_ds if eval_ds is not None and len(eval_ds) > 0 else None)
 
 
@@ -329,6 +339,31 @@ def _summary(kind, labels, rows, student_path, config: DistillationConfig, prep,
             for h in state.log_history if best in h
         ],
     }
+
+
+def _tune_thresholds(kind, trainer, eval_ds, names: list[str], gold: bool) -> dict:
+    """Per-label decision thresholds of a multi-label student, tuned on the held-out set (the gold
+    dev set when given, else the held-out teacher-labelled rows: teacher p >= 0.5) and stored in the
+    student's config.json (``distill_thresholds``); 0.5 for every label without a held-out set."""
+    from distill.evaluation.metrics import apply_thresholds, multilabel_metrics, tune_thresholds
+    from distill.tasks.multilabel import THRESHOLDS_KEY
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if eval_ds is None:
+        thresholds, source, figures = [0.5] * len(names), "none (no held-out rows): 0.5 for every label", {}
+    else:
+        out = trainer.predict(eval_ds)
+        logits = out.predictions[0] if isinstance(out.predictions, (tuple, list)) else out.predictions
+        probs = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+        y = np.asarray(out.label_ids) >= 0.5
+        thresholds = tune_thresholds(probs, y)
+        gold_sets = [tuple(n for n, on in zip(names, row) if on) for row in y]
+        at_half = multilabel_metrics(gold_sets, apply_thresholds(probs, names), names)["micro_f1"]
+        tuned = multilabel_metrics(gold_sets, apply_thresholds(probs, names, thresholds), names)["micro_f1"]
+        source = (f"gold dev set ({len(y)} texts)" if gold else f"held-out teacher-labelled rows ({len(y)})")
+        figures = {"micro_f1_at_0.5": at_half, "micro_f1_tuned": tuned}
+    setattr(model.config, THRESHOLDS_KEY, [round(float(t), 4) for t in thresholds])
+    return {"values": dict(zip(names, thresholds)), "tuned_on": source, **figures}
 
 
 def _refuse_divergence(trainer, finite, summary: dict, ckpt_dir: Path, config: DistillationConfig) -> None:

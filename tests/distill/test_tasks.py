@@ -32,7 +32,7 @@ def test_an_unknown_kind_is_a_one_line_user_error_naming_the_known_ones(name):
     with pytest.raises(UserError) as ei:
         get_task(name)
     msg = ei.value.message
-    assert "\n" not in msg and len(msg) < 200 and "unknown task kind" in msg and "known kinds: classification, pairs" in msg
+    assert "\n" not in msg and len(msg) < 200 and "unknown task kind" in msg and "known kinds: classification, pairs, multilabel" in msg
 
 
 def test_register_task_adds_a_kind():
