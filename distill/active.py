@@ -57,8 +57,8 @@ class ActiveConfig:
 
     rounds: int = 4  # labelling rounds (the seed sample is the first)
     epochs: float | None = 1.0  # epochs of each round's student (None: the training config's)
-    # ...but at least this many optimiser steps: one epoch over a first round of 125 texts is 4 steps,
-    # and such students stayed at chance on SST-2 (49-51% in rounds 1-3, docs/benchmarks.md section 6)
+    # ...but at least this many optimiser steps (without early stopping): one epoch over a first round of
+    # 125 texts is 4 steps, and such students stayed at chance on SST-2 (49-51%, docs/budgets.md)
     min_steps: int = 60
     uncertainty: str = "margin"  # margin | entropy
     oversample: int = 4  # candidates per chosen text before the diversity thinning
@@ -450,6 +450,9 @@ def _train_round(r: int, data, labelset, got, calib, kind, labelled: set[str], a
         cfg.max_steps = -1
     n_train = max(1, int(len(rows) * 0.9))  # the trainer holds a tenth out
     cfg.epochs = max(float(cfg.epochs), active.min_steps * cfg.batch_size / n_train)
+    # no early stopping: on a round's few held-out rows the first evaluations (a student still answering
+    # one class) tie, and patience 3 stopped the SST-2 rounds after ~25 steps at chance
+    cfg.patience = 0
     echo(f"round {r}: training a student on {len(rows)} teacher labels")
     s = train_student(rdir / LABELS_FILE, rdir, cfg.validate(cli=False), student=student.model, task=kind.name,
                       progress=progress, labelset=labelset)
