@@ -62,6 +62,7 @@ class TeacherConfig:
                                          "or this share of the pool (0.25 or 25%); the teacher labels a seed "
                                          "sample, then, round by round, the texts a student is least sure of; "
                                          "the student's confident labels cover the rest (docs/budgets.md). "
+                                         "Experimental: not yet as good as full labelling on SST-2 (docs/budgets.md). "
                                          "Default: the teacher labels every text.", kind="budget")
     # --- the gate ---
     gate_size: int = setting(200, "Texts the teacher gate scores before the pool is labelled.")
