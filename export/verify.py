@@ -78,10 +78,14 @@ def load_eval_texts(student_dir: Path, labels: list[str], eval_data: str | None 
         from distill.data.reader import load_texts
 
         ls = _labelset_for(student_dir, labels, labels_spec)
+        from distill.data.reader import pair_column_hint
         from distill.tasks import get_task, student_task
 
+        kind = get_task(student_task(student_dir))
+        if text_pair_column is None and "text_pair" in kind.fields:  # a pairs student: the preset's second column
+            text_pair_column = pair_column_hint(ls)
         ds = load_texts(eval_data, text_column=text_column, label_column=label_column, labelset=ls, limit=limit,
-                        text_pair_column=text_pair_column, **get_task(student_task(student_dir)).reader_options(ls))
+                        text_pair_column=text_pair_column, **kind.reader_options(ls))
         if not ds.texts:
             raise UserError(f"--eval-data {eval_data} has no texts")
         return list(ds.texts), (list(ds.gold) if ds.gold is not None else None), str(Path(eval_data))

@@ -313,3 +313,61 @@ def test_shots_file_of_a_pairs_run_gives_pair_shots(tmp_path, mrpc, mrpc_labels,
     assert prompts and all(p.count("Sentence 2: ") == 3 for p in prompts)  # 2 shots + the pair itself
     shots = json.loads((tmp_path / "r" / "teacher.json").read_text())["prompt"]["shots"]
     assert len(shots) == 2 and all(PAIR_SEP in s[0] for s in shots)
+
+
+class CharOverlapTeacher(Teacher):
+    """A stand-in Chinese NLI teacher: entailment / neutral / contradiction from the share of the
+    hypothesis's characters found in the premise (ocnli order)."""
+
+    kind = "stub"
+    fingerprint = "char-overlap-v1"
+
+    def score(self, texts):
+        out = []
+        for t in texts:
+            self.calls += 1
+            a, b = split_pair(t)
+            share = len(set(b or a) & set(a)) / max(1, len(set(b or a)))
+            p = np.array([share, 1 - abs(share - 0.5), 1 - share]) + 0.05
+            out.append(Scored(p / p.sum()))
+        return out
+
+
+@pytest.mark.slow
+def test_ocnli_end_to_end_with_a_tiny_chinese_encoder(tmp_path, shared_data, zh_encoder):
+    """Chinese sentence pairs (OCNLI, 3 labels, `-` rows dropped) through every stage with a student
+    that reads Chinese (the tests' own tiny encoder: mechanics only, its accuracy means nothing):
+    label (stub teacher, resumed from the cache) -> train -> evaluate on gold pairs -> export int8
+    (fp32 verified against PyTorch) -> the runtime on a Chinese pair."""
+    from distill.evaluation.evaluate import evaluate_run
+    from distill.labeling.gate import GateConfig
+    from distill.labeling.labeler import LabelingConfig, label_dataset
+    from distill.training.api import train_student
+    from distill.training.config import DistillationConfig
+    from export.build import export_bundle
+    from export.config import ExportConfig
+    from export.runtime import Bundle
+
+    ls = LabelSet.from_spec("ocnli")
+    run = tmp_path / "run"
+    ds = get_task("pairs").read(DataConfig(path=str(shared_data / "ocnli" / "train.3k.json"), limit=96), ls)
+    # the stub is a weak NLI teacher: the gate (the pool carries gold) would stop it, as it should
+    lc = LabelingConfig(progress=False, task="pairs", language="zh", gate=GateConfig(accept_weak=True))
+    label_dataset(ds, ls, CharOverlapTeacher(ls), run, lc)
+    again = CharOverlapTeacher(ls)
+    label_dataset(ds, ls, again, run, lc)
+    assert again.calls == 0  # every pair answered from the cache
+    row = json.loads((run / "labels.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    assert set(row["probs"]) == {"entailment", "neutral", "contradiction"} and row["text_pair"]
+
+    cfg = DistillationConfig(epochs=1, batch_size=16, max_length=96, evals_per_epoch=1, lr=1e-3)
+    train_student(run / "labels.jsonl", run, cfg, student=str(zh_encoder), task="pairs", progress=False)
+    ev = evaluate_run(run, shared_data / "ocnli" / "dev.json", progress=False, limit=40)
+    assert 0.0 <= ev["systems"]["student"]["accuracy"] <= 1.0
+    _, ver = export_bundle(run / "student", run / "bundle", ExportConfig(eval_limit=40, max_drop=100.0),
+                           eval_data=str(shared_data / "ocnli" / "dev.json"), progress=False)
+    assert ver["fp32_vs_pytorch"]["passed"], ver["summary"]
+    b = Bundle.load(run / "bundle")
+    assert b.pairs
+    out = b.predict([("身上裹一件工厂发的棉大衣", "身上至少一件衣服")])[0]
+    assert out["label"] in ls.names and abs(sum(out["probs"].values()) - 1) < 1e-4
