@@ -242,6 +242,8 @@ def recommend(given: dict[str, Any] | None = None, ask: Ask | None = None,
     outcome, path, checks = walk(book, answers)
     for key in ("seq_len", "volume"):  # the inputs of the cost section (asked, or defaulted and listed)
         answers.get(key)
+    if answers.ask is not None and answers.values.get("task") == "classification":
+        answers.get("multi_label")  # the shape of the printed config (task: multilabel), not a rule's input
     rec = Recommendation(outcome=outcome, path=path, checks=checks, answers=answers)
     rec.what_would_change = counterfactuals(book, answers, outcome)
     return rec

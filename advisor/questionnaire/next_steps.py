@@ -88,6 +88,7 @@ CONFIG_COMMENTS = {
         "ner_gold": "a few hundred HAND-annotated texts as JSON lines {\"text\": ..., \"spans\": [{\"start\", \"end\", \"type\"}]} (character offsets, end exclusive; placeholder: replace with your file)",
         "ner_format": "spans: JSON lines; conll (token<TAB>tag) and cluener are read too",
         "ner_types": "your entity types (placeholder: replace with yours)",
+        "multi_label_column": "the column holding each text's gold labels, joined by ',' (e.g. label_a,label_b)",
         "task": "the task kind: {kind} (docs/dev/task-kinds.md)",
         "labels": "your label names, in order (placeholder: replace with yours)",
         "labels_given": "your label names, in order",
@@ -123,6 +124,7 @@ CONFIG_COMMENTS = {
         "ner_gold": "几百条人工标注的文本，JSON Lines 格式 {\"text\": ..., \"spans\": [{\"start\", \"end\", \"type\"}]}（字符偏移，end 不含；占位符：请换成你的文件）",
         "ner_format": "spans：JSON Lines；也可读 conll（token<TAB>tag）和 cluener 格式",
         "ner_types": "你的实体类型（占位符：请换成你的类型）",
+        "multi_label_column": "存放每条文本金标标签的列，多个标签用 ',' 连接（如 label_a,label_b）",
         "task": "任务类型：{kind}（见 docs/dev/task-kinds.md）",
         "labels": "你的标签名称，按顺序（占位符：请换成你的标签）",
         "labels_given": "你的标签名称，按顺序",
@@ -221,7 +223,7 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
               f"  path: {_q(inputs.get('gold') or PLACEHOLDER_GOLD)}  # {c['gold'] if inputs.get('gold') else c['gold_ph']}",
               f"  text_column: text  # {c['text_column']}",
               *pair,
-              f"  label_column: label  # {c['label_column']}",
+              f"  label_column: label  # {c['multi_label_column'] if kind == 'multilabel' else c['label_column']}",
               f"export:  # {c['export']}",
               f"  target: {'arm64' if edge else 'auto'}  # " + c["target"].format(
                   why=("arm64: the edge device's CPU" if lang == "en" else "arm64：端侧设备的 CPU") if edge else
@@ -316,9 +318,10 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
             placeholders.append(f"labels {', '.join(PLACEHOLDER_TYPES if ner else PLACEHOLDER_LABELS)}")
 
     tags_entities = task == "extraction" and not a.values.get("generative_extraction")
+    kind = "multilabel" if task == "classification" and a.peek("multi_label", False) else "classification"
     if o == "distill":
         if trains_classifier:
-            config_steps("distill.yaml", "runs/distill")
+            config_steps("distill.yaml", "runs/distill", kind)
         elif tags_entities:  # entities tagged as spans: an entity tagger distilled from the teacher's spans
             config_steps("distill.yaml", "runs/entities", CONFIG_KIND[task])
         else:
@@ -331,6 +334,8 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
         elif task == "matching":  # a cross-encoder distilled from the teacher's labels of the pairs
             config_steps("distill.yaml", "runs/pairs", CONFIG_KIND[task])
             steps.append(_task_pointer(task, t))
+        elif task == "classification" and kind == "multilabel":  # label sets: the distill config of that kind
+            config_steps("distill.yaml", "runs/multilabel", kind)
         elif task == "classification":
             layers, _why = student_layers(rec, evidence, lang)
             steps.append(_cmd(f"advisor gold-labels {gold} --out runs/bert", t["gold"]))
@@ -346,6 +351,8 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
         if task in ("classification",):
             teacher = inputs.get("teacher")
             cmd = f"advisor distill label --data {gold} --labels {labels} --label-column label --out runs/llm-check"
+            if kind == "multilabel":
+                cmd += " --task multilabel"
             if teacher:
                 cmd += f" --teacher {teacher}"
                 if inputs.get("server_model"):
@@ -365,7 +372,7 @@ def next_steps(rec: Recommendation, lang: str = "en", inputs: dict | None = None
         steps.append(_ptr(t["p_time_server"]))
     elif o == "hybrid":
         if trains_classifier:
-            config_steps("distill.yaml", "runs/intent")
+            config_steps("distill.yaml", "runs/intent", kind)
         else:
             steps.append(_ptr(t["p_rag_stage"]))
         steps.append(_ptr(t["p_gen_stage"]))

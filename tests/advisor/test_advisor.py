@@ -337,6 +337,7 @@ def test_cost_rows_are_estimates_with_sources_without_measure():
 
 def _drive(answers: dict[str, str], lang: str = "en", extra: tuple[str, ...] = ()) -> tuple[str, list[str], str]:
     pexpect = pytest.importorskip("pexpect")
+    answers = {"multi_label": "no" if lang == "en" else "否", **answers}  # asked after the walk for classification
     book = default_rulebook()
     child = pexpect.spawn(sys.executable, ["-m", "advisor.cli", "recommend", "--lang", lang, *extra],
                           encoding="utf-8", timeout=60, env={**os.environ, "COLUMNS": "250"})
@@ -406,6 +407,7 @@ def test_interactive_chinese_words():
 def test_interactive_chinese_edge_and_labels():
     answers = {"task": "分类", "latency_ms": "2000", "qps": "1", "deployment": "端侧", "existing_bert": "否", "few_shot": "否",
                "reasoning": "否", "labeled": "0", "privacy": "否", "seq_len": "64", "language": "中文", "domain": "医疗",
-               "adversarial": "否", "streaming": "不需要", "volume": "100000"}
+               "adversarial": "否", "streaming": "不需要", "volume": "100000", "multi_label": "是"}
     output, asked, _ = _drive(answers, lang="zh")
     assert "推荐方案：蒸馏（distill）" in output and "N-VERTICAL-DOMAIN" in output
+    assert asked[-1] == "multi_label" and "task: multilabel" in output  # a classification task: the config's kind

@@ -186,6 +186,8 @@ def test_gold_labels_command(tmp_path):
 KIND_SCENARIOS = [  # (flags, the task kind of the printed config)
     (["--task", "matching", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0"], "pairs"),
     (["--task", "extraction", "--latency-ms", "20", "--qps", "500", "--no-existing-bert", "--labeled", "0"], "ner"),
+    (["--task", "classification", "--multi-label", "--latency-ms", "20", "--qps", "500", "--no-existing-bert",
+      "--labeled", "0"], "multilabel"),
 ]
 
 
@@ -196,6 +198,14 @@ def _kind_placeholders(root: Path, kind: str) -> None:
                 for i in range(12)]
         for name in ("my_texts.jsonl", "my_gold.jsonl"):
             (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return None
+    if kind == "multilabel":
+        rows = [("text", "label")] + [(f"a film that was {'wonderful' if i % 2 else 'dreadful'}, take {i}",
+                                       "label_a,label_b" if i % 3 == 0 else ("label_a", "label_b")[i % 2])
+                                      for i in range(12)]
+        for name in ("my_texts.csv", "my_gold.csv"):
+            with open(root / name, "w", newline="", encoding="utf-8") as fh:
+                csv.writer(fh).writerows(rows)
         return None
     if kind != "pairs":
         return _placeholders(root)
