@@ -186,7 +186,7 @@ def test_bad_student_dirs(case, tmp_path, capsys, student_dir):
     code, _, err = run_main(["export", str(d), "--out", str(tmp_path / "b")], capsys)
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
     expected = {"missing": "does not exist", "file": "not a model directory", "no_config": "config.json is missing",
-                "no_weights": "no weights", "not_classifier": "not a sequence-classification"}[case]
+                "no_weights": "no weights", "not_classifier": "not a sequence- or token-classification model"}[case]
     assert expected in err
     assert not (tmp_path / "b").exists()
 
