@@ -412,7 +412,6 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
     md = (out / "teacher_report.md").read_text(encoding="utf-8")
     write_text(out / "teacher_report.md", md.rstrip("\n") + "\n\n" + "\n".join(active_markdown(summary)) + "\n")
     write_json(adir / "summary.json", summary)
-    from distill.labeling.labeler import LabelingResult
 
     return LabelingResult(n_rows=len(all_rows), n_unique=n_pool, n_cached=0, n_scored=total_used,
                           template=teacher.prompt.template, calibration=calib.to_dict(), selection=selection,

@@ -47,8 +47,6 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
 
     Returns (config, verification, export result). ``step(name)`` is called as each step starts;
     ``verify_progress(n)`` as texts are scored."""
-    from export.verify import verify
-
     tick = step or (lambda _name: None)
     res = export_student(student, work, target=target, fp32_only=fp32_only, progress=tick, int8_graph=int8_graph)
     tick("assemble bundle")
@@ -67,6 +65,8 @@ def build_bundle(student: Path, stage: Path, work: Path, *, target: str | None, 
     ner = cfg["onnx_bundle"].get("task") == "ner"
     if ner:  # entity bundles: token logits, entity F1 (export/verify_ner.py)
         from export.verify_ner import verify_ner as verify
+    else:
+        from export.verify import verify
 
     def check() -> dict:
         tick("verify")

@@ -195,7 +195,6 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
     layers, why = student_layers(rec, evidence, lang)
     labels = inputs.get("label_set")
     names = [x.strip() for x in labels.split(",")] if labels else list(PLACEHOLDER_LABELS)
-    teacher = inputs.get("teacher")
     pair = [f"  text_pair_column: text_pair  # {c['text_pair_column']}"] if kind == "pairs" else []
     if kind == "ner":
         return _ner_config(rec, lang, inputs, evidence, run_dir)
@@ -207,10 +206,7 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
              f"  text_column: text  # {c['text_column']}",
              *pair,
              f"labels: [{', '.join(_q(n) for n in names)}]  # {c['labels_given'] if labels else c['labels']}",
-             f"teacher:  # {c['teacher']}",
-             f"  model: {_q(teacher) if teacher else 'default'}  # {c['teacher_given'] if teacher else c['teacher_default']}"]
-    if inputs.get("server_model"):
-        lines.append(f"  server_model: {_q(inputs['server_model'])}")
+             *_teacher_lines(c, inputs)]
     lines += [f"  calibrate: content-free  # {c['calibrate']}",
               f"student:  # {c['student']}",
               f"  model: null  # {c['student_model']}",
@@ -233,13 +229,22 @@ def distill_config(rec: Recommendation, lang: str = "en", inputs: dict | None = 
     return "\n".join(lines) + "\n"
 
 
+def _teacher_lines(c: dict, inputs: dict) -> list[str]:
+    """The config's teacher section: the user's teacher (and server model), else the embedded default."""
+    teacher = inputs.get("teacher")
+    lines = [f"teacher:  # {c['teacher']}",
+             f"  model: {_q(teacher) if teacher else 'default'}  # {c['teacher_given'] if teacher else c['teacher_default']}"]
+    if inputs.get("server_model"):
+        lines.append(f"  server_model: {_q(inputs['server_model'])}")
+    return lines
+
+
 def _ner_config(rec: Recommendation, lang: str, inputs: dict, evidence: dict | None, run_dir: str) -> str:
     """The config of an entity task (task: ner): JSON-lines texts to label and gold spans."""
     c = CONFIG_COMMENTS[lang]
     layers, why = student_layers(rec, evidence, lang)
     labels = inputs.get("label_set")
     names = [x.strip() for x in labels.split(",")] if labels else list(PLACEHOLDER_TYPES)
-    teacher = inputs.get("teacher")
     lines = [f"# {c['head']}",
              f"run_dir: {_q(run_dir)}  # {c['run_dir']}",
              "task: ner  # " + c["task"].format(kind="ner"),
@@ -247,10 +252,7 @@ def _ner_config(rec: Recommendation, lang: str, inputs: dict, evidence: dict | N
              f"  path: {_q(inputs.get('data') or NER_DATA)}  # {c['data'] if inputs.get('data') else c['ner_data']}",
              f"  format: spans  # {c['ner_format']}",
              f"labels: [{', '.join(_q(n) for n in names)}]  # {c['labels_given'] if labels else c['ner_types']}",
-             f"teacher:  # {c['teacher']}",
-             f"  model: {_q(teacher) if teacher else 'default'}  # {c['teacher_given'] if teacher else c['teacher_default']}"]
-    if inputs.get("server_model"):
-        lines.append(f"  server_model: {_q(inputs['server_model'])}")
+             *_teacher_lines(c, inputs)]
     lines += [f"student:  # {c['student']}",
               f"  model: null  # {c['student_model']}",
               f"  layers: {layers}  # {c['layers'].format(why=why)}",
