@@ -217,6 +217,27 @@ class PreparedData:
     stats: dict = field(default_factory=dict)
 
 
+def split_rows(rows: LabelledRows, conf: np.ndarray, config: DistillationConfig,
+               has_gold_dev: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """(held-out indices, training indices, rows dropped by ``threshold``): a seeded
+    ``eval_fraction`` of the teacher's rows is held out (none when a gold dev set picks the
+    checkpoint); the training rows below ``threshold`` confidence are dropped."""
+    n = len(conf)
+    rng = np.random.default_rng(config.seed)
+    perm = rng.permutation(n)
+    pseudo = rows.pseudo if rows.pseudo is not None else np.zeros(n, dtype=bool)
+    # the held-out slice is the teacher's: a student's own labels (active distillation) are no yardstick
+    perm = np.concatenate([perm[~pseudo[perm]], perm[pseudo[perm]]])
+    n_teacher = int((~pseudo).sum())
+    n_eval = 0 if has_gold_dev else int(round(config.eval_fraction * n_teacher))
+    if n_eval and n - n_eval < 2:
+        n_eval = 0
+    eval_idx = np.sort(perm[:n_eval])
+    train_idx = np.sort(perm[n_eval:])
+    keep = conf[train_idx] >= config.threshold
+    return eval_idx, train_idx[keep], int((~keep).sum())
+
+
 def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: bool = False) -> PreparedData:
     """Split off the held-out slice, pick hard labels, drop low-confidence rows, compute weights.
 
@@ -232,20 +253,7 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
             if g is not None:
                 hard[i] = g
                 n_gold_used += 1
-    rng = np.random.default_rng(config.seed)
-    perm = rng.permutation(n)
-    pseudo = rows.pseudo if rows.pseudo is not None else np.zeros(n, dtype=bool)
-    # the held-out slice is the teacher's: a student's own labels (active distillation) are no yardstick
-    perm = np.concatenate([perm[~pseudo[perm]], perm[pseudo[perm]]])
-    n_teacher = int((~pseudo).sum())
-    n_eval = 0 if has_gold_dev else int(round(config.eval_fraction * n_teacher))
-    if n_eval and n - n_eval < 2:
-        n_eval = 0
-    eval_idx = np.sort(perm[:n_eval])
-    train_idx = np.sort(perm[n_eval:])
-    keep = conf[train_idx] >= config.threshold
-    dropped = int((~keep).sum())
-    train_idx = train_idx[keep]
+    eval_idx, train_idx, dropped = split_rows(rows, conf, config, has_gold_dev)
     if len(train_idx) == 0:
         raise UserError(
             f"--threshold {config.threshold} drops every training row (highest teacher confidence is "
@@ -276,7 +284,7 @@ def prepare_rows(rows: LabelledRows, config: DistillationConfig, has_gold_dev: b
         "train_class_counts": {rows.names[i]: int(c) for i, c in enumerate(counts)},
         "class_weights": {rows.names[i]: float(c) for i, c in enumerate(cw)},
         "mean_teacher_confidence": float(conf.mean()),
-        "student_rows": int(pseudo.sum()),
+        "student_rows": int(rows.pseudo.sum()) if rows.pseudo is not None else 0,
     }
     return PreparedData(train_idx=train_idx, eval_idx=eval_idx, hard=hard, weights=w, confidence=conf,
                         dropped_threshold=dropped, class_weights=cw.tolist(), stats=stats)
@@ -297,16 +305,7 @@ def prepare_multilabel_rows(rows: LabelledRows, config: DistillationConfig, has_
                 hard[i, list(g)] = 1.0
                 n_gold_used += 1
     conf = np.maximum(rows.probs, 1.0 - rows.probs).mean(axis=1)
-    rng = np.random.default_rng(config.seed)
-    perm = rng.permutation(n)
-    n_eval = 0 if has_gold_dev else int(round(config.eval_fraction * n))
-    if n_eval and n - n_eval < 2:
-        n_eval = 0
-    eval_idx = np.sort(perm[:n_eval])
-    train_idx = np.sort(perm[n_eval:])
-    keep = conf[train_idx] >= config.threshold
-    dropped = int((~keep).sum())
-    train_idx = train_idx[keep]
+    eval_idx, train_idx, dropped = split_rows(rows, conf, config, has_gold_dev)
     if len(train_idx) == 0:
         raise UserError(f"--threshold {config.threshold} drops every training row (highest mean per-label teacher "
                         f"confidence is {conf.max():.3f}); lower it")
