@@ -243,8 +243,8 @@ def _teacher_rows(data, labelset, got, calib, kind, keep: set[str]) -> list[dict
 
 def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: DistillationConfig,
                    student: StudentConfig, gold, dev, echo, active: ActiveConfig, identity, kind):
-    from distill.labeling.labeler import (CACHE_NAME, LabelingResult, _fit_calibration, run_gate, score_through_cache,
-                                          select_prompt)
+    from distill.labeling.labeler import (CACHE_NAME, LabelingResult, _fit_calibration, dev_sample, run_gate,
+                                          score_through_cache, select_prompt)
     from distill.labeling.cache import LabelCache
     from distill.teachers.prompts import detect_language
 
@@ -284,13 +284,7 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
 
         if cfg.select_prompt:
             if dev is None:
-                from distill.data.reader import TextDataset
-
-                if data.gold is None:
-                    raise UserError("--select-prompt needs gold labels: a --label-column in the input or a --dev FILE")
-                n = min(cfg.dev_size, len(data.texts))
-                idx = sorted(np.random.default_rng(cfg.seed).choice(len(data.texts), size=n, replace=False).tolist())
-                dev = TextDataset([data.texts[i] for i in idx], [data.gold[i] for i in idx], [data.ids[i] for i in idx])
+                dev = dev_sample(data, cfg)
             selection = select_prompt(teacher, cache, labelset, dev, cfg, echo)
         if cfg.gate.enabled:
             gate = run_gate(teacher, cache, labelset, data, gold, cfg, echo)

@@ -266,6 +266,16 @@ def run_gate(teacher: Teacher, cache: LabelCache, labelset: LabelSet, data: Text
     return rep
 
 
+def dev_sample(data, cfg: LabelingConfig):
+    """The gold rows --select-prompt scores when no --dev file is given: a seeded sample of at most
+    ``dev_size`` rows of the labelled input."""
+    if data.gold is None:
+        raise UserError("--select-prompt needs gold labels: a --label-column in the input or a --dev FILE")
+    n = min(cfg.dev_size, len(data.texts))
+    idx = sorted(np.random.default_rng(cfg.seed).choice(len(data.texts), size=n, replace=False).tolist())
+    return TextDataset([data.texts[i] for i in idx], [data.gold[i] for i in idx], [data.ids[i] for i in idx])
+
+
 def label_dataset(data: TextDataset, labelset: LabelSet, teacher: Teacher, out_dir, cfg: LabelingConfig | None = None,
                   dev: TextDataset | None = None, echo: Callable[[str], None] | None = None,
                   report: bool = True, gold: TextDataset | None = None) -> LabelingResult:
@@ -304,11 +314,7 @@ def _label_locked(data, labelset, teacher, out: Path, cfg: LabelingConfig, dev, 
     with LabelCache(out / CACHE_NAME) as cache:
         if cfg.select_prompt:
             if dev is None:
-                if data.gold is None:
-                    raise UserError("--select-prompt needs gold labels: a --label-column in the input or a --dev FILE")
-                n = min(cfg.dev_size, len(data.texts))
-                idx = sorted(np.random.default_rng(cfg.seed).choice(len(data.texts), size=n, replace=False).tolist())
-                dev = TextDataset([data.texts[i] for i in idx], [data.gold[i] for i in idx], [data.ids[i] for i in idx])
+                dev = dev_sample(data, cfg)
                 dev_ids = list(dev.ids)
             selection = select_prompt(teacher, cache, labelset, dev, cfg, echo)
         if teacher.kind == "classifier":

@@ -81,10 +81,11 @@ def stub(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib
 
-    import activerun
     import stubteacher
 
-    importlib.reload(stubteacher)
+    importlib.reload(stubteacher)  # first: test_labeling.py writes a stubteacher module of its own
+    import activerun
+
     return importlib.reload(activerun)
 
 
