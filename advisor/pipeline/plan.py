@@ -74,12 +74,7 @@ def dry_run_report(cfg: dict, probe_texts: int = 8) -> list[str]:
             tokens = chars / 4  # ~4 characters per token for English text
             lines.append(f"API cost estimate: ~{tokens / 1000:.0f}k prompt tokens x "
                          f"{t['price_per_1k_tokens']} per 1k = {tokens / 1000 * t['price_per_1k_tokens']:.2f}")
-    lines.append("outputs:")
-    run = Path(cfg["run_dir"])
-    for stage, action in stages:
-        if action != "off":
-            lines += [f"  {p}" for p in stage.outputs(cfg, run)]
-    return lines
+    return lines + _outputs(cfg, stages)
 
 
 def _ner_plan(cfg: dict, labelset, stages, probe_texts: int) -> list[str]:
@@ -115,9 +110,10 @@ def _ner_plan(cfg: dict, labelset, stages, probe_texts: int) -> list[str]:
             teacher.close()
         lines.append(f"teacher probe (generation): {rate:.2f} texts/s on {len(probe)} texts -> about "
                      f"{len(unique) / rate / 60:.1f} min for {len(unique)} texts")
-    lines.append("outputs:")
+    return lines + _outputs(cfg, stages)
+
+
+def _outputs(cfg: dict, stages) -> list[str]:
+    """The files the stages that run will write."""
     run = Path(cfg["run_dir"])
-    for stage, action in stages:
-        if action != "off":
-            lines += [f"  {p}" for p in stage.outputs(cfg, run)]
-    return lines
+    return ["outputs:"] + [f"  {p}" for stage, action in stages if action != "off" for p in stage.outputs(cfg, run)]
