@@ -62,6 +62,10 @@ class ActiveConfig:
     min_steps: int = 60
     uncertainty: str = "margin"  # margin | entropy
     oversample: int = 4  # candidates per chosen text before the diversity thinning
+    # share of every later round drawn at random from the unlabelled rest: the least-sure texts alone are
+    # the ones the teacher is unsure of too (probabilities near 0.5 on SST-2), and a round student trained
+    # mostly on them collapsed to one class (docs/budgets.md); the random share keeps the labels representative
+    random_share: float = 0.5
     pseudo: str = "weighted"  # the student's labels of the rest: weighted | thresholded | none
     pseudo_threshold: float = 0.9  # thresholded: keep student labels at least this confident (weight 1)
     eval_limit: int = 1000  # gold texts scored per round (seeded sample)
@@ -113,6 +117,8 @@ def choose(probs: np.ndarray, emb: np.ndarray, k: int, how: str = "margin", over
     """Indices of ``k`` texts to ask the teacher about: the ``oversample * k`` least sure, thinned
     by farthest-first on the (L2-normalised) embeddings starting from the least sure one."""
     n = len(probs)
+    if k <= 0:
+        return []
     if k >= n:
         return list(range(n))
     u = uncertainty(probs, how)
@@ -195,6 +201,10 @@ def label_active(data: DataConfig, labels, teacher: TeacherConfig, out: str | Pa
 
     if teacher.budget is None:
         raise UserError("active distillation needs --budget (teacher.budget)")
+    from distill.tasks import get_task
+
+    if get_task(task).name not in TASKS:  # before prepare() loads (or, for ner, runs) a teacher
+        raise UserError(f"--budget works with the single-label task kinds ({', '.join(TASKS)}), not {get_task(task).name}")
     job = prepare(data, labels, teacher, out, gold, task=task, progress=progress, echo=echo)
     try:
         res = active_label_dataset(job.ds, job.labelset, job.model, job.out, job.cfg, teacher.budget,
@@ -328,11 +338,8 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
                     chosen = [rest[i] for i in pick]
                     how = "random seed sample"
                 else:
-                    probs, emb = score_and_embed(adir / f"round{r}" / "student", [pool[i] for i in rest],
-                                                 training.max_length, progress=cfg.progress)
-                    chosen = [rest[i] for i in choose(probs, emb, min(need, len(rest)), active.uncertainty,
-                                                      active.oversample)]
-                    how = f"least sure ({active.uncertainty}), diverse"
+                    chosen, how = _pick_round(r, rest, pool, min(need, len(rest)), adir / f"round{r}" / "student",
+                                              training, active, cfg.progress)
                 rec = {"round": r + 1, "how": how, "chosen": [hashes[i] for i in chosen]}
                 state.rounds.append(rec)
                 state.save()  # before the teacher sees them: a restart picks the same texts
@@ -410,6 +417,26 @@ def _active_locked(data, labelset, teacher, out: Path, cfg, budget, training: Di
     return LabelingResult(n_rows=len(all_rows), n_unique=n_pool, n_cached=0, n_scored=total_used,
                           template=teacher.prompt.template, calibration=calib.to_dict(), selection=selection,
                           report=rep, out_dir=out, gate=gate)
+
+
+def _pick_round(r: int, rest: list[int], pool: list[str], k: int, student_dir: Path, training, active: ActiveConfig,
+                progress: bool) -> tuple[list[int], str]:
+    """Round ``r + 1``'s texts (indices of ``pool``): ``random_share`` of ``k`` drawn at random from
+    ``rest``, the others the least sure of the previous round's student, thinned for diversity."""
+    n_rand = int(round(active.random_share * k))
+    rng = np.random.default_rng([active.seed, r])
+    rand = sorted(rng.choice(len(rest), size=n_rand, replace=False).tolist()) if n_rand else []
+    taken = set(rand)
+    left = [i for i in range(len(rest)) if i not in taken]
+    unsure: list[int] = []
+    if k - n_rand > 0 and left:
+        probs, emb = score_and_embed(student_dir, [pool[rest[i]] for i in left], training.max_length,
+                                     progress=progress)
+        unsure = [left[j] for j in choose(probs, emb, k - n_rand, active.uncertainty, active.oversample)]
+    how = f"least sure ({active.uncertainty}), diverse"
+    if n_rand:
+        how = f"{n_rand} random + {len(unsure)} {how}"
+    return [rest[i] for i in rand + unsure], how
 
 
 def _fmt(x) -> str:

@@ -104,16 +104,20 @@ def main() -> None:
         t_load = time.perf_counter()
         b = runtime.Bundle.load(job["bundle"], job["variant"], threads=threads, allow_unverified=True)
         out["load_s"] = time.perf_counter() - t_load
-        fn = b.predict_proba
+        # an entity bundle has no per-text probabilities: time what its users call (tags -> spans)
+        fn = b.predict if b.task == "ner" else b.predict_proba
     elif kind == "torch":
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer
 
         out["import_s"] = time.perf_counter() - t_imp
         torch.set_num_threads(1 if threads == 1 else (os.cpu_count() or 1))
         t_load = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(job["student"])
-        model = AutoModelForSequenceClassification.from_pretrained(job["student"]).eval()
+        with open(os.path.join(job["student"], "config.json"), encoding="utf-8") as fh:
+            tagger = json.load(fh).get("distill_task") == "ner"  # a token-classification student
+        head = AutoModelForTokenClassification if tagger else AutoModelForSequenceClassification
+        model = head.from_pretrained(job["student"]).eval()
         out["load_s"] = time.perf_counter() - t_load
         ml = int(job["max_length"])
 

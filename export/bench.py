@@ -68,8 +68,17 @@ def _load_texts(bundle: Path, verification: dict, texts_path: Path | None, text_
 
         info = json.loads((bundle / "config.json").read_text(encoding="utf-8")).get("onnx_bundle") or {}
         ls = LabelSet.from_dict(info["labelset"]) if isinstance(info.get("labelset"), dict) else None  # its preset's format
-        texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n, labelset=ls,
-                                text_pair_column=text_pair_column).texts)
+        if info.get("task") == "ner":  # an entity file (CoNLL, CLUENER JSON, spans): its texts, as verification read them
+            from distill.data.ner import read_ner
+
+            texts = list(read_ner(src, ls, limit=n).texts)
+        else:
+            if info.get("task") == "pairs" and not text_pair_column:  # the preset's second column (mrpc: #2 String)
+                from distill.data.reader import pair_column_hint
+
+                text_pair_column = pair_column_hint(ls)
+            texts = list(load_texts(src, text_column=text_column, label_column="none", limit=n, labelset=ls,
+                                    text_pair_column=text_pair_column).texts)
         source = str(src)
     if not texts:
         raise UserError(f"no texts to benchmark in {source}")

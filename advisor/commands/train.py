@@ -46,17 +46,20 @@ def train(labels, out, task, student, gold_dev, text_column, label_column, resum
 @click.option("--gold", required=True, type=click.Path(path_type=Path), help="Gold-labelled file.")
 @click.option("--text-column", default=None)
 @click.option("--label-column", default=None)
+@click.option("--text-pair-column", default=None,
+              help="Second text column of a sentence-pair gold file (default: the label preset's, e.g. mrpc's).")
 @click.option("--limit", type=_num("gold.limit"), default=None, help="Evaluate on the first N gold texts only.")
 @click.option("--teacher-labels", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The teacher's labels.jsonl for the gold file (from `advisor distill label`); "
                    "default: re-run the teacher recorded in RUN_DIR/teacher.json.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def evaluate(run_dir, gold, text_column, label_column, limit, teacher_labels, quiet):
+def evaluate(run_dir, gold, text_column, label_column, text_pair_column, limit, teacher_labels, quiet):
     """Compare student, teacher and a TF-IDF + logistic-regression peer on gold labels."""
     from distill.evaluation.evaluate import evaluate_run
     from distill.evaluation.report import comparison_table
 
     ev = evaluate_run(run_dir, gold, text_column=text_column, label_column=label_column,
-                      teacher_labels=teacher_labels, progress=not quiet, limit=limit)
+                      teacher_labels=teacher_labels, progress=not quiet, limit=limit,
+                      text_pair_column=text_pair_column)
     click.echo("\n".join(ev.get("table") or comparison_table(ev)))  # task ner: its own table
     click.echo(f"report: {Path(run_dir) / 'report.md'}  metrics: {Path(run_dir) / 'metrics.json'}")

@@ -381,6 +381,13 @@ def evaluate_run(run_dir: str | os.PathLike, gold: str | os.PathLike, text_colum
     ls = load_run_labelset(run_dir)
     names = ls.names
     gold_path = Path(gold)
+    if student_task(student_dir) == "pairs" and not text_pair_column:  # both texts, or the student reads half a pair
+        from distill.data.reader import pair_column_hint
+
+        text_pair_column = pair_column_hint(ls)
+        if text_pair_column is None:
+            raise UserError(f"{run_dir} holds a sentence-pair student: name the gold file's second text column "
+                            f"(--text-pair-column)")
     texts, y = _read_gold(gold_path, ls, text_column, label_column, limit, text_pair_column)
 
     systems: dict[str, dict] = {}

@@ -78,6 +78,8 @@ def label(data: DataConfig, labels, teacher: TeacherConfig | None = None, out: s
     from distill.labeling.labeler import label_dataset
 
     job = prepare(data, labels, teacher, out, gold, task=task, progress=progress, echo=echo)
+    if job.model is None:  # task ner: a generated list of spans, not scored labels (distill.labeling.spans)
+        return _label_spans(job.ds, job.labelset, teacher or TeacherConfig(), job.out, progress, job.echo)
     try:
         res = label_dataset(job.ds, job.labelset, job.model, job.out, job.cfg, dev=job.dev, echo=job.echo,
                             gold=job.gold)
@@ -94,7 +96,7 @@ class LabelJob:
     labelset: object
     dev: object
     gold: object
-    model: object
+    model: object  # None for task ner: :func:`label` hands the job to the span labelling
     cfg: object
     out: Path
     echo: Callable[[str], None]
@@ -116,8 +118,8 @@ def prepare(data: DataConfig, labels, teacher: TeacherConfig | None = None, out:
     cand, shots = _check(data, teacher, out)
     labelset = labels if isinstance(labels, LabelSet) else LabelSet.from_spec(labels)
     ds = kind.read(data, labelset)
-    if kind.name == "ner":  # a generated list of spans, not scored labels: distill.labeling.spans
-        return _label_spans(ds, labelset, teacher, out, progress, echo)
+    if kind.name == "ner":  # a generated list of spans, not scored labels: label() runs distill.labeling.spans
+        return LabelJob(ds=ds, labelset=labelset, dev=None, gold=None, model=None, cfg=None, out=out, echo=echo)
     t = teacher
     dev = None
     if t.dev:

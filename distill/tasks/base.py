@@ -106,6 +106,10 @@ class TaskKind:
         """(model, tokenizer, path): the encoder with this kind's head sized for ``labels``."""
         raise NotImplementedError
 
+    def init_head(self, model, rows, prep) -> None:
+        """Set the fresh head's parameters from the training rows before training (default: leave the
+        random initialisation)."""
+
     def encode(self, tokenizer, texts, max_length: int) -> dict:
         """The student's inputs for the examples (unpadded; the collator pads)."""
         raise NotImplementedError

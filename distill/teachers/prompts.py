@@ -512,14 +512,15 @@ class SpanPrompt:
 
     def _system(self) -> str:
         if self.zh:
-            return ("你是命名实体识别标注员。找出文本中的每个实体，每行输出一个 JSON 对象："
-                    '{"type": 类型, "text": 原文中的实体}。类型只能是：\n' + self._types()
-                    + "\ntext 必须逐字复制原文。没有实体时输出 none。不要输出其他内容。")
+            return ("你是命名实体识别标注员。找出文本中的每个命名实体（专有名称，不是普通名词、代词或描述），每行输出一个 "
+                    'JSON 对象：{"type": 类型, "text": 原文中的实体}。类型只能是：\n' + self._types()
+                    + "\ntext 必须逐字复制原文。很多文本没有实体，没有时输出 none。不要输出其他内容。")
         task = f" ({self.labelset.task})" if self.labelset.task else ""
-        return ("You are a named-entity annotator" + task + ". List every entity in the text, one JSON object "
+        return ("You are a named-entity annotator" + task + ". List every named entity in the text (a proper "
+                "name, not a common noun, a pronoun or a description such as 'the soldier'), one JSON object "
                 'per line: {"type": TYPE, "text": MENTION}. TYPE is one of:\n' + self._types()
-                + "\nMENTION is copied exactly from the text. If there is no entity, answer none. Answer "
-                  "nothing else.")
+                + "\nMENTION is copied exactly from the text. Many texts have no entity: then answer none. "
+                  "Answer nothing else.")
 
     def _clip(self, text: str) -> str:
         text = str(text)

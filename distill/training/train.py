@@ -112,6 +112,7 @@ def _train_student(
         prep = (prepare_multilabel_rows if kind.multi_label else prepare_rows)(rows, config, has_gold_dev=dev is not None)
     set_seed(config.seed)
     model, tok, student_path = kind.load_student(student, rows.names, layers=config.layers)
+    kind.init_head(model, rows, prep)  # a resumed run overwrites it with the checkpoint's weights
     if own is not None:
         train_ds, eval_ds = kind.datasets(tok, rows, prep, dev, config)
         collator = kind.collator(tok)

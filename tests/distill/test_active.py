@@ -245,3 +245,34 @@ def test_a_round_takes_the_least_sure_texts_but_no_near_duplicates():
     assert choose(probs, emb, 3, "entropy", oversample=1) == [0, 1, 2]  # no room for diversity: the least sure
     assert resolve_budget(0.25, 2000) == 500 and resolve_budget(50, 2000) == 50
     assert plan_rounds(50, 4) == [13, 13, 12, 12] and sum(plan_rounds(7, 4)) == 7
+
+
+def test_a_later_round_mixes_a_random_share_with_the_least_sure(monkeypatch, tmp_path):
+    """`random_share` of a round is drawn at random from the rest, the others are the least sure of
+    the previous student; the split is seeded (a restart picks the same texts) and share 0 is pure
+    uncertainty sampling."""
+    import numpy as np
+
+    import distill.active as active_mod
+    from distill.active import ActiveConfig, _pick_round
+    from distill.training.config import DistillationConfig
+
+    pool = [f"text {i}" for i in range(40)]
+    sure = {t: 0.5 + i / 80 for i, t in enumerate(pool)}  # text 0 the least sure
+
+    def fake_score(student_dir, texts, max_length, **kw):
+        p = np.array([sure[t] for t in texts])
+        return np.stack([p, 1 - p], axis=1), np.eye(len(texts))  # all far apart: no thinning effect
+
+    monkeypatch.setattr(active_mod, "score_and_embed", fake_score)
+    rest = list(range(10, 40))
+    cfg = DistillationConfig()
+    chosen, how = _pick_round(1, rest, pool, 8, tmp_path, cfg, ActiveConfig(random_share=0.5), False)
+    assert len(chosen) == len(set(chosen)) == 8 and set(chosen) <= set(rest)
+    assert "4 random + 4 least sure" in how
+    unsure = chosen[4:]
+    assert sorted(unsure) == sorted(set(range(10, 40)) - set(chosen[:4]))[:4]  # the least sure of what is left
+    again, _ = _pick_round(1, rest, pool, 8, tmp_path, cfg, ActiveConfig(random_share=0.5), False)
+    assert again == chosen
+    pure, how = _pick_round(1, rest, pool, 8, tmp_path, cfg, ActiveConfig(random_share=0.0), False)
+    assert sorted(pure) == list(range(10, 18)) and "random" not in how

@@ -250,10 +250,30 @@ def test_training_metrics_and_kind_answers():
     from types import SimpleNamespace
 
     kind = get_task("multilabel")
-    assert kind.best_metric == "micro_f1" and kind.runtime == "multilabel" and kind.multi_label
+    assert kind.best_metric == "micro_ap" and kind.runtime == "multilabel" and kind.multi_label
     ev = SimpleNamespace(predictions=np.array([[2.0, -1.0], [-1.0, -3.0]]), label_ids=np.array([[1.0, 1.0], [0.0, 0.0]]))
     m = kind.training_metrics(ev)
     assert m["micro_f1"] == pytest.approx(2 / 3) and m["subset_accuracy"] == 0.5
+    # ranked 2.0 (+), -1.0 (+), -1.0 (-), -3.0 (-): precision 1 at the first positive, 2/3 at the tie
+    assert m["micro_ap"] == pytest.approx((1 + 2 / 3) / 2)
+    # below every 0.5 threshold (micro-F1 0) but ranked right: the checkpoint metric still sees it
+    low = SimpleNamespace(predictions=np.array([[-1.0, -2.0], [-3.0, -4.0]]), label_ids=np.array([[1.0, 1.0], [0.0, 0.0]]))
+    m = kind.training_metrics(low)
+    assert m["micro_f1"] == 0.0 and m["micro_ap"] == 1.0
+
+
+def test_the_head_starts_at_the_label_priors():
+    import torch
+    from types import SimpleNamespace
+
+    kind = get_task("multilabel")
+    model = SimpleNamespace(classifier=torch.nn.Linear(4, 3))
+    rows = SimpleNamespace(probs=np.array([[1.0, 0.0, 0.5], [0.0, 0.0, 0.5], [1.0, 1.0, 0.5], [0.0, 0.0, 0.5]]))
+    kind.init_head(model, rows, SimpleNamespace(train_idx=np.array([0, 1, 2, 3])))
+    p = torch.sigmoid(model.classifier.bias).detach().numpy()
+    assert p == pytest.approx([0.5, 0.25, 0.5], abs=1e-6)
+    get_task("classification").init_head(model, rows, None)  # other kinds: untouched
+    assert torch.sigmoid(model.classifier.bias).detach().numpy() == pytest.approx(p)
     row = kind.row_label(np.array([0.2, 0.7, 0.9]), ["a", "b", "c"])
     assert row == {"label": "c", "confidence": 0.9, "labels": ["b", "c"]}
 

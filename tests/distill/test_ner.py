@@ -363,6 +363,14 @@ def test_wnut17_end_to_end_label_resume_train_evaluate_export_predict(tmp_path, 
     assert bundle_cfg["onnx_bundle"]["task"] == "ner"
     assert ver["passed"] is True and ver["int8_vs_fp32"]["metric"] == "entity_f1", ver["summary"]
 
+    # export bench on an entity bundle: its own verification texts (a CoNLL file), the runtime's
+    # predict (tags -> spans) timed, the PyTorch tagger beside it
+    out = CliRunner().invoke(cli, ["export", "bench", str(run / "bundle"), "--no-teacher", "--n", "10",
+                                   "--out", str(tmp_path / "bench")])
+    assert out.exit_code == 0, out.output
+    bench = json.loads((tmp_path / "bench" / "bench.json").read_text())
+    assert {"onnx_int8", "pytorch_student"} <= set(bench["results"]), bench.keys()
+
     text = "Taylor Swift played Madison Square Garden in New York"
     out = CliRunner().invoke(cli, ["predict", str(run / "bundle"), text, "--with-text"])
     assert out.exit_code == 0, out.output
@@ -387,3 +395,28 @@ def test_gold_labels_make_the_supervised_reference(tmp_path, shared_data):
     res = CliRunner().invoke(cli, ["gold-labels", str(shared_data / "weibo_ner" / "weiboNER_2nd_conll.dev"),
                                    "--task", "ner", "--out", str(out)])
     assert res.exit_code == 2 and "needs --label-set" in res.output
+
+
+def test_label_cli_runs_the_span_teacher_and_refuses_a_budget(tmp_path, wnut, wnut_labels, monkeypatch):
+    """`advisor distill label --task ner` through the CLI (it crashed after writing the labels: the
+    stage closed a teacher the span labelling had already closed); `--budget` with ner is a one-line
+    error before any teacher is loaded."""
+    import distill.teachers as teachers
+    from advisor.cli import cli
+
+    ds = read_ner(wnut / "emerging.dev.conll", wnut_labels, limit=12)
+    loaded = []
+
+    def fake_load(spec, labelset, **kw):
+        loaded.append(spec)
+        return GoldEcho(ds.texts, ds.gold)
+
+    monkeypatch.setattr(teachers, "load_teacher", fake_load)
+    args = ["distill", "label", "--task", "ner", "--labels", "wnut17", "--data", str(wnut / "emerging.dev.conll"),
+            "--format", "conll", "--limit", "12", "--teacher", "stub", "--quiet"]
+    res = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "run")])
+    assert res.exit_code == 0 and "Traceback" not in res.output, res.output
+    rows = [json.loads(x) for x in (tmp_path / "run" / "labels.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and loaded == ["stub"]
+    res = CliRunner().invoke(cli, args + ["--out", str(tmp_path / "b"), "--budget", "5"])
+    assert res.exit_code == 2 and "single-label task kinds" in res.output and loaded == ["stub"], res.output

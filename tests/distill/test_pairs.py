@@ -371,3 +371,63 @@ def test_ocnli_end_to_end_with_a_tiny_chinese_encoder(tmp_path, shared_data, zh_
     assert b.pairs
     out = b.predict([("身上裹一件工厂发的棉大衣", "身上至少一件衣服")])[0]
     assert out["label"] in ls.names and abs(sum(out["probs"].values()) - 1) < 1e-4
+
+
+def test_gold_labels_make_the_supervised_reference_of_pairs_and_multilabel(tmp_path, shared_data):
+    """`advisor gold-labels --task pairs|multilabel`: rows the train stage reads as that kind (the
+    supervised reference of issue 14), teacher.json naming the kind, one-line errors otherwise."""
+    from advisor.cli import cli
+    from distill.training.labels import read_labels
+    from distill.training.train import check_labels_task
+
+    run = CliRunner()
+    out = tmp_path / "mrpc"
+    res = run.invoke(cli, ["gold-labels", str(shared_data / "mrpc" / "msr_paraphrase_test.txt"), "--task", "pairs",
+                           "--label-set", "mrpc", "--label-column", "Quality", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in (out / "labels.jsonl").read_text().splitlines()]
+    gold = load_texts(shared_data / "mrpc" / "msr_paraphrase_test.txt", labelset=LabelSet.from_spec("mrpc"),
+                      label_column="Quality", text_pair_column="#2 String")
+    assert len(rows) == len(gold.texts) and [row_text(r) for r in rows] == gold.texts
+    assert all(r["text_pair"] and r["probs"][r["gold"]] == 1.0 for r in rows)
+    check_labels_task(out / "labels.jsonl", get_task("pairs"))
+    with pytest.raises(UserError, match="not 'classification'"):
+        check_labels_task(out / "labels.jsonl", get_task("classification"))
+
+    out = tmp_path / "go"
+    res = run.invoke(cli, ["gold-labels", str(shared_data / "go_emotions" / "dev.tsv"), "--task", "multilabel",
+                           "--label-set", "go_emotions", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    parsed = read_labels(out / "labels.jsonl")
+    assert parsed.multi_label
+    first = json.loads((out / "labels.jsonl").read_text().splitlines()[0])
+    assert sum(first["probs"].values()) == len(first["labels"]) == len(first["gold"]) >= 1
+    assert json.loads((out / "teacher.json").read_text())["task"] == "multilabel"
+
+    for args, msg in [(["--task", "multilabel"], "needs --label-set"),
+                      (["--task", "pairs", "--label-set", "sst2"], "needs --text-pair-column"),
+                      (["--text-pair-column", "x"], "is for --task pairs")]:
+        res = run.invoke(cli, ["gold-labels", str(shared_data / "go_emotions" / "dev.tsv"), "--out",
+                               str(tmp_path / "bad")] + args)
+        assert res.exit_code == 2 and msg in res.output and "Traceback" not in res.output, res.output
+
+
+def test_bench_reads_the_verification_texts_of_pair_and_entity_bundles(tmp_path, shared_data):
+    """`advisor export bench BUNDLE` without --texts times the bundle's verification texts: a pairs
+    bundle gets pairs (the preset's second column; it failed with 'input 0 is not a sentence
+    pair'), an NER bundle the texts of its entity file (it failed: 'cannot tell the format')."""
+    from distill.data.ner import read_ner
+    from export.bench import _load_texts
+
+    for task, preset, src in [("pairs", "mrpc", shared_data / "mrpc" / "msr_paraphrase_test.txt"),
+                              ("ner", "wnut17", shared_data / "wnut17" / "emerging.test.annotated")]:
+        b = tmp_path / task
+        b.mkdir()
+        (b / "config.json").write_text(json.dumps({"onnx_bundle": {"task": task,
+                                                                   "labelset": LabelSet.from_spec(preset).to_dict()}}))
+        texts, source = _load_texts(b, {"eval_source": str(src)}, None, None, 20)
+        assert source == str(src) and len(texts) == 20
+        if task == "pairs":
+            assert all(PAIR_SEP in t for t in texts)
+        else:
+            assert texts == read_ner(src, LabelSet.from_spec(preset), limit=20).texts
